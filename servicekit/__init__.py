@@ -1,0 +1,1 @@
+"""The shared service kit: consumer loop, producer, idempotency, settings, logs, metrics, health."""
