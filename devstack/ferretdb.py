@@ -55,7 +55,9 @@ def start_instance(cfg: StackConfig, name: str, port: int, data_dir: Path, timeo
         exe = install(cfg)
         data_dir.mkdir(parents=True, exist_ok=True)
         procs.start(
-            cfg, name, [str(exe), "-listen-addr", f"127.0.0.1:{port}", "-sqlite-dir", str(data_dir), "-log-level", "warn"]
+            cfg,
+            name,
+            [str(exe), "-listen-addr", f"127.0.0.1:{port}", "-sqlite-dir", str(data_dir), "-log-level", "warn"],
         )
     wait_ready(cfg, name, port, timeout_s)
 
@@ -77,7 +79,8 @@ def wait_ready(cfg: StackConfig, name: str, port: int, timeout_s: float) -> None
             last = exc
             time.sleep(0.5)
     raise procs.StartError(
-        f"FerretDB not usable on 127.0.0.1:{port} after {timeout_s:.0f}s ({last!r}). Log tail:\n{procs.log_tail(cfg, name)}"
+        f"FerretDB not usable on 127.0.0.1:{port} after {timeout_s:.0f}s ({last!r}). "
+        f"Log tail:\n{procs.log_tail(cfg, name)}"
     )
 
 

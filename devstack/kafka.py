@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import logging
 import shutil
@@ -158,10 +159,8 @@ async def round_trip(bootstrap: str, timeout_s: float = 15.0) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
     await admin.start()
     try:
-        try:
+        with contextlib.suppress(TopicAlreadyExistsError):
             await admin.create_topics([NewTopic(HEALTH_TOPIC, 1, 1)])
-        except TopicAlreadyExistsError:
-            pass
     finally:
         await admin.close()
     token = uuid.uuid4().hex.encode()

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from devstack.paths import StackConfig
 
-
 # Popen objects of the processes this interpreter started: kept so that they can be reaped (and so
 # that Python does not warn about a child it believes it abandoned).
 _children: dict[int, subprocess.Popen[bytes]] = {}

@@ -41,12 +41,22 @@ def service_procs(cfg: StackConfig, available: set[str] | None = None) -> list[S
     common = {"KAFKA_BOOTSTRAP": cfg.kafka_bootstrap, "MONGO_URI": cfg.mongo_uri}
     sim_port = 8900
     candidates = [
-        ServiceProc("zalosim", "zalosim", sim_port, {"ZALOSIM_PORT": str(sim_port),
-                                                     "ZALOSIM_WEBHOOK_URL": "http://127.0.0.1:8080/zalo/webhook"}),
+        ServiceProc(
+            "zalosim",
+            "zalosim",
+            sim_port,
+            {"ZALOSIM_PORT": str(sim_port), "ZALOSIM_WEBHOOK_URL": "http://127.0.0.1:8080/zalo/webhook"},
+        ),
         ServiceProc("gateway-ingress", "services.gateway.ingress", 8080, {}),
-        ServiceProc("gateway-egress", "services.gateway.egress", 8081,
-                    {"EGRESS_ZALO_API_BASE": f"http://127.0.0.1:{sim_port}",
-                     "EGRESS_ZALO_OAUTH_BASE": f"http://127.0.0.1:{sim_port}"}),
+        ServiceProc(
+            "gateway-egress",
+            "services.gateway.egress",
+            8081,
+            {
+                "EGRESS_ZALO_API_BASE": f"http://127.0.0.1:{sim_port}",
+                "EGRESS_ZALO_OAUTH_BASE": f"http://127.0.0.1:{sim_port}",
+            },
+        ),
         ServiceProc("intent", "services.intent", 8082, {}),
         ServiceProc("reports", "services.reports", 8083, {}),
         ServiceProc("news", "services.news", 8084, {}),

@@ -120,7 +120,7 @@ async def read_dlq(h: Harness, expected: int) -> list:
 class _CrashBeforeCommit(ConsumerLoop):
     """Simulates a process that dies after handling but before committing offsets."""
 
-    async def _commit(self, tp, offset):  # noqa: ARG002 - the crash: nothing is committed
+    async def _commit(self, tp, offset):
         return None
 
 

@@ -10,8 +10,8 @@ import sys
 
 import aiohttp
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiohttp.test_utils import TestServer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient
 
