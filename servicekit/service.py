@@ -61,6 +61,7 @@ def service_app(
     deps: DepsFactory | None = None,
     uses_mongo: bool = True,
     uses_producer: bool = True,
+    kafka_gates_readiness: bool = True,
     extra_contexts: Sequence[CleanupCtx] = (),
     registry: Registry | None = None,
     prometheus: CollectorRegistry | None = None,
@@ -70,6 +71,8 @@ def service_app(
 
     `deps` is an async generator over the Kit: it yields the object handed to every handler and
     may clean up after the yield. `extra_contexts` run after the deps and before the consumer.
+    `kafka_gates_readiness=False` is for a service that stays useful without the broker (the
+    webhook ingress spools).
     """
     prom = prometheus or CollectorRegistry()
     metrics = KitMetrics(prom)
@@ -85,7 +88,7 @@ def service_app(
     if uses_mongo:
         app.cleanup_ctx.append(_mongo_ctx)
     if uses_producer:
-        app.cleanup_ctx.append(_producer_ctx)
+        app.cleanup_ctx.append(_producer_ctx(kafka_gates_readiness))
     if deps is not None:
         app.cleanup_ctx.append(_deps_ctx(deps))
     app.cleanup_ctx.extend(extra_contexts)
@@ -106,16 +109,20 @@ async def _mongo_ctx(app: web.Application) -> AsyncIterator[None]:
     await kit.mongo.close()
 
 
-async def _producer_ctx(app: web.Application) -> AsyncIterator[None]:
-    kit = app[KIT]
-    producer = EventProducer(
-        kit.settings.kafka_bootstrap, kit.metrics, kit.settings.topic_prefix, client_id=kit.settings.service_name
-    )
-    await _retry_start(producer.start, "kafka producer")
-    kit.producer = producer
-    kit.checks["kafka"] = producer.broker_reachable
-    yield
-    await producer.stop()
+def _producer_ctx(gates_readiness: bool) -> CleanupCtx:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        kit = app[KIT]
+        producer = EventProducer(
+            kit.settings.kafka_bootstrap, kit.metrics, kit.settings.topic_prefix, client_id=kit.settings.service_name
+        )
+        await _retry_start(producer.start, "kafka producer")
+        kit.producer = producer
+        if gates_readiness:
+            kit.checks["kafka"] = producer.broker_reachable
+        yield
+        await producer.stop()
+
+    return ctx
 
 
 def _deps_ctx(factory: DepsFactory) -> CleanupCtx:

@@ -68,10 +68,7 @@ def _build(
         return events.user_send_sticker(ctx, msg_id, sticker_id, media_url(media_base, STICKER_MEDIA_ID)), msg_id
     if isinstance(body, FileBody):
         data = _decode(body.content_base64, "content_base64") if body.content_base64 else body.name.encode()
-        if body.url:
-            url = body.url
-        else:
-            url = media_url(media_base, state.add_media(Media("application/octet-stream", data, body.name)))
+        url = body.url or media_url(media_base, state.add_media(Media("application/octet-stream", data, body.name)))
         extension = body.name.rsplit(".", 1)[-1].lower() if "." in body.name else ""
         checksum = hashlib.md5(data, usedforsecurity=False).hexdigest()
         return events.user_send_file(ctx, msg_id, url, body.name, len(data), checksum, extension), msg_id

@@ -10,7 +10,7 @@ import math
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from zalosim import rules
@@ -137,20 +137,16 @@ class UserTable:
 
     # -- listing (§6.2) -----------------------------------------------------------------------
 
-    def select(
-        self, tag_name: str | None, bounds: tuple[float, float] | None, is_follower: bool | None
-    ) -> array:
+    def select(self, tag_name: str | None, bounds: tuple[float, float] | None, is_follower: bool | None) -> array:
         """User numbers matching the getlist filters, in arrival order (cached until the next change)."""
         bounds_key = None if bounds is None else (int(bounds[0] // 60), int(bounds[1] // 60))
         key = (tag_name, bounds_key, is_follower, self._version)
         cached = self._select_cache.get(key)
         if cached is not None:
             return cached
-        candidates: Iterable[int]
-        if tag_name is not None:
-            candidates = sorted(self._tags.get(tag_name, ()))
-        else:
-            candidates = range(len(self._ids))
+        candidates: Iterable[int] = (
+            sorted(self._tags.get(tag_name, ())) if tag_name is not None else range(len(self._ids))
+        )
         if is_follower is not None:
             wanted, flags = (1 if is_follower else 0), self._follower
             candidates = [i for i in candidates if flags[i] == wanted]

@@ -6,6 +6,7 @@ updated in place as attempts happen.
 """
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import logging
@@ -94,9 +95,7 @@ class WebhookDispatcher:
         await self._attempt(delivery, 0)
         return delivery.record
 
-    def enqueue(
-        self, oa: OaEntry, event: dict[str, Any], *, user_id: str | None, msg_id: str | None
-    ) -> dict[str, Any]:
+    def enqueue(self, oa: OaEntry, event: dict[str, Any], *, user_id: str | None, msg_id: str | None) -> dict[str, Any]:
         """Deliver in the background (echoes must not slow the API answer)."""
         delivery = self.prepare(oa, event, user_id=user_id, msg_id=msg_id)
         self._schedule(delivery, 0, 0.0)
@@ -123,10 +122,8 @@ class WebhookDispatcher:
                 continue
             delay = self._heap[0][0] - loop.time()
             if delay > 0:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), delay)
-                except TimeoutError:
-                    pass
                 continue
             _, _, delivery, num_retry = heapq.heappop(self._heap)
             self._spawn(self._attempt(delivery, num_retry))

@@ -181,8 +181,9 @@ class KnowledgeBase:
                 if key in self._by_key:
                     raise KnowledgeError(f"two entries answer {key}: {self._by_key[key].id!r}, {entry.id!r}")
                 self._by_key[key] = entry
+        # A procedure question with an unmatched subcase falls back to the topic's default answer.
         for intent, subcase in self._by_key:
-            if subcase is not None and (intent, None) not in self._by_key:
+            if intent.startswith("procedure.") and subcase is not None and (intent, None) not in self._by_key:
                 raise KnowledgeError(f"intent {intent!r} has subcase entries but no default entry")
         for entry in self._entries:
             for button in entry.buttons:

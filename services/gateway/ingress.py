@@ -1,0 +1,234 @@
+"""Gateway ingress: the one webhook endpoint of all OAs.
+
+Answers 200 only once the event is durable: acknowledged by Kafka (acks=all) or, when Kafka does not
+answer in time, appended and fsynced to the local spool, which a background task drains to Kafka in
+order. While the spool holds records, new events join it too, so that no event overtakes an older
+one. 401 bad signature or stale timestamp, 400 malformed, 413 too large, 503 when neither Kafka nor
+the spool can take the event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from aiohttp import web
+from prometheus_client import Counter, Gauge
+
+from contracts import citizen_key, utcnow
+from contracts.topics import ZALO_EVENTS
+from servicekit.logs import pii
+from servicekit.runner import serve
+from servicekit.service import KIT, Kit, service_app
+from services.gateway.domain import (
+    RETRY_HEADER,
+    SIGNATURE_HEADER,
+    RecentIds,
+    WebhookRejected,
+    check_freshness,
+    expected_signature,
+    normalise,
+    oa_id_of,
+    parse_body,
+    signature_matches,
+    timestamp_ms,
+)
+from services.gateway.settings import IngressSettings
+from services.gateway.spool import Spool
+
+log = logging.getLogger("gateway.ingress")
+
+
+class IngressMetrics:
+    def __init__(self, kit: Kit) -> None:
+        self.webhooks = Counter(
+            "zan_webhooks_total",
+            "Webhook requests by outcome (accepted, spooled, duplicate, bad_signature, stale, malformed,"
+            " too_large, unavailable).",
+            ["outcome"],
+            registry=kit.prometheus,
+        )
+        self.spool_bytes = Gauge(
+            "zan_webhook_spool_bytes", "Bytes of accepted webhooks waiting in the spool.", registry=kit.prometheus
+        )
+        self.retries = Counter(
+            "zan_webhook_zalo_retries_total",
+            "Webhooks that Zalo marked as retries (num_retry).",
+            registry=kit.prometheus,
+        )
+
+
+@dataclass
+class Ingress:
+    settings: IngressSettings
+    kit: Kit
+    spool: Spool
+    recent: RecentIds
+    metrics: IngressMetrics
+    clock: Callable[[], datetime]
+
+
+INGRESS = web.AppKey("ingress", Ingress)
+
+
+def create_app(settings: IngressSettings, clock: Callable[[], datetime] = utcnow) -> web.Application:
+    app = service_app(settings, uses_mongo=False, kafka_gates_readiness=False, extra_contexts=[_ingress_ctx(clock)])
+    app.router.add_post(settings.webhook_path, webhook)
+    return app
+
+
+def _ingress_ctx(clock: Callable[[], datetime]):
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        kit = app[KIT]
+        settings = kit.settings
+        assert isinstance(settings, IngressSettings)
+        spool = Spool(settings.spool_dir)
+        spool.open()
+        state = Ingress(
+            settings,
+            kit,
+            spool,
+            RecentIds(settings.dedupe_window_s, settings.dedupe_max_entries),
+            IngressMetrics(kit),
+            clock,
+        )
+        app[INGRESS] = state
+        kit.checks["spool"] = _spool_writable(spool)
+        drainer = asyncio.create_task(_drain_forever(state))
+        yield
+        drainer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await drainer
+        with contextlib.suppress(Exception):
+            await _drain_once(state)  # best effort before the producer closes
+
+    return ctx
+
+
+def _spool_writable(spool: Spool):
+    async def check() -> bool:
+        return spool.directory.exists()
+
+    return check
+
+
+async def webhook(request: web.Request) -> web.Response:
+    state = request.app[INGRESS]
+    try:
+        raw = await _read_capped(request, state.settings.max_body_bytes)
+        event, key = _verify(state, request, raw)
+    except WebhookRejected as rej:
+        state.metrics.webhooks.labels(rej.reason).inc()
+        log.info("webhook rejected", extra={"reason": rej.reason, "detail": rej.detail})
+        return web.json_response({"error": rej.reason, "detail": rej.detail}, status=rej.status)
+
+    if request.headers.get(RETRY_HEADER):
+        state.metrics.retries.inc()
+    now_s = time.monotonic()
+    if state.recent.contains(event.event_id, now_s):
+        state.metrics.webhooks.labels("duplicate").inc()
+        return web.json_response({"status": "duplicate"})
+
+    value = event.model_dump_json().encode()
+    outcome = await _make_durable(state, key.encode(), value)
+    if outcome == "unavailable":
+        state.metrics.webhooks.labels("unavailable").inc()
+        return web.json_response({"error": "unavailable"}, status=503)
+    state.recent.add(event.event_id, now_s)
+    state.metrics.webhooks.labels(outcome).inc()
+    log.info(
+        "webhook accepted",
+        extra={"event": event.event_name, "oa": event.oa_key, "user": pii(event.user_id), "outcome": outcome},
+    )
+    return web.json_response({"status": outcome})
+
+
+async def _read_capped(request: web.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise WebhookRejected(413, "too_large", f"body over {limit} bytes")
+    raw = await request.content.read(limit + 1)
+    if len(raw) > limit:
+        raise WebhookRejected(413, "too_large", f"body over {limit} bytes")
+    return raw
+
+
+def _verify(state: Ingress, request: web.Request, raw: bytes):
+    body = parse_body(raw)
+    registry = state.kit.oa_registry
+    oa = registry.by_id(oa_id_of(body) or "")
+    secret = state.settings.oa_secret_keys.get(oa.key) if oa else None
+    secret_value = (secret or state.settings.oa_secret_key).get_secret_value()
+    app_id = str(body.get("app_id") or registry.app_id)
+    if app_id != registry.app_id:
+        raise WebhookRejected(401, "bad_signature", "unknown app_id")
+    expected = expected_signature(app_id, raw, str(body["timestamp"]), secret_value)
+    if not signature_matches(request.headers.get(SIGNATURE_HEADER), expected):
+        raise WebhookRejected(401, "bad_signature", "signature does not match")
+    now = state.clock()
+    check_freshness(timestamp_ms(body), now, state.settings.max_event_age_s, state.settings.max_clock_skew_s)
+    event = normalise(body, oa, registry, now, state.settings.service_name)
+    if oa is None:
+        log.warning("event for an OA missing from the registry", extra={"event": event.event_name})
+    return event, citizen_key(event.oa_id, event.user_id)
+
+
+async def _make_durable(state: Ingress, key: bytes, value: bytes) -> str:
+    """'accepted' (Kafka acked), 'spooled' (fsynced locally) or 'unavailable'."""
+    producer = state.kit.producer
+    assert producer is not None
+    if not state.spool.pending():
+        try:
+            await asyncio.wait_for(
+                producer.publish_raw(producer.physical(ZALO_EVENTS), key, value, ()), state.settings.publish_timeout_s
+            )
+            state.kit.metrics.published.labels(ZALO_EVENTS).inc()
+            return "accepted"
+        except Exception as exc:
+            log.warning("kafka did not acknowledge in time, spooling", extra={"error": type(exc).__name__})
+    try:
+        await state.spool.append(key, value)
+    except OSError as exc:
+        log.error("spool append failed", extra={"error": type(exc).__name__})
+        return "unavailable"
+    state.metrics.spool_bytes.set(state.spool.pending_bytes)
+    return "spooled"
+
+
+async def _drain_once(state: Ingress) -> int:
+    producer = state.kit.producer
+    assert producer is not None
+
+    async def publish(key: bytes, value: bytes) -> None:
+        await asyncio.wait_for(producer.publish_raw(producer.physical(ZALO_EVENTS), key, value, ()), 10.0)
+        state.kit.metrics.published.labels(ZALO_EVENTS).inc()
+
+    sent = await state.spool.drain(publish)
+    state.metrics.spool_bytes.set(state.spool.pending_bytes)
+    return sent
+
+
+async def _drain_forever(state: Ingress) -> None:
+    while True:
+        if state.spool.pending():
+            try:
+                sent = await _drain_once(state)
+                if sent:
+                    log.info("spool drained", extra={"records": sent})
+                    continue
+            except Exception as exc:
+                log.warning("spool drain paused: kafka unavailable", extra={"error": type(exc).__name__})
+        await asyncio.sleep(state.settings.spool_drain_interval_s)
+
+
+def main() -> None:
+    settings = IngressSettings()
+    serve(create_app(settings), settings)
+
+
+if __name__ == "__main__":
+    main()
