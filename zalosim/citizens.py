@@ -25,6 +25,8 @@ from zalosim.media import PHOTO_MEDIA_ID, STICKER_MEDIA_ID, media_url
 from zalosim.registry import OaEntry
 from zalosim.state import Media, SimState
 
+_SEED_CHUNK = 50_000
+
 
 class CitizenInputError(ValueError):
     """The control request cannot become a Zalo event (bad media bytes, wrong action)."""
@@ -121,18 +123,22 @@ def seed_followers(
 ) -> tuple[int, list[str]]:
     """Add ``count`` synthetic followers: ``active_share`` of them interacted within the last 7 days
     (uniformly), the others 8–180 days ago. Returns (added, a few sample ids)."""
-    ids = state.ids
-    user_ids = [ids.user_id() for _ in range(count)]
-    reach = rules.REACHABLE_WINDOW_SECONDS
-    lasts = [
-        now - ids.random() * reach if ids.random() < active_share else now - reach - 86400 - ids.random() * 172 * 86400
-        for _ in range(count)
-    ]
-    users = state.users[oa.key]
-    added = users.add_many(user_ids, lasts, follower=True)
+    ids, users = state.ids, state.users[oa.key]
+    reach, day = rules.REACHABLE_WINDOW_SECONDS, 86400.0
+
+    def last_interaction() -> float:
+        if ids.random() < active_share:
+            return now - ids.random() * reach
+        return now - reach - day - ids.random() * 172 * day
+
+    first = len(users)
+    sample: list[str] = []
+    for chunk_start in range(0, count, _SEED_CHUNK):  # chunks keep the peak memory of temporaries low
+        size = min(_SEED_CHUNK, count - chunk_start)
+        user_ids = [ids.user_id() for _ in range(size)]
+        users.add_many(user_ids, [last_interaction() for _ in range(size)], follower=True)
+        if not sample:
+            sample = [str(user_id) for user_id in user_ids[:10]]
     if tag_name:
-        for user_id in user_ids:
-            index = users.find(str(user_id))
-            if index is not None:
-                users.tag(index, tag_name)
-    return added, [str(user_id) for user_id in user_ids[:10]]
+        users.tag_range(range(first, len(users)), tag_name)
+    return len(users) - first, sample

@@ -109,6 +109,7 @@ async def health(request: web.Request) -> web.Response:
             "webhook": {"url": state.webhook.url, "subscribed": state.webhook.subscribed},
             "clock_ms": clock.now_ms(),
             "clock_offset_seconds": clock.offset,
+            "last_seq": state.last_seq,
         }
     )
 

@@ -110,6 +110,10 @@ class UserTable:
         self._tags.setdefault(tag_name, set()).add(index)
         self._version += 1
 
+    def tag_range(self, indices: range, tag_name: str) -> None:
+        self._tags.setdefault(tag_name, set()).update(indices)
+        self._version += 1
+
     def untag(self, index: int, tag_name: str) -> bool:
         members = self._tags.get(tag_name)
         if members is None:
@@ -416,10 +420,11 @@ class SimState:
 
     def _init_world(self) -> None:
         webhook_url, rate_limit, rate_window_seconds, max_records = self._defaults
-        counter = itertools.count(1)
+        self.last_seq = 0
 
         def next_seq() -> int:
-            return next(counter)
+            self.last_seq += 1
+            return self.last_seq
 
         self.users: dict[str, UserTable] = {oa.key: UserTable() for oa in self.registry.oas}
         self.tokens = TokenStore(self.ids)

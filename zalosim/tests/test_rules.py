@@ -13,7 +13,7 @@ HOUR = 3600.0
 
 
 def test_signature_is_plain_sha256_of_app_id_body_timestamp_secret() -> None:
-    body = '{"event_name":"user_send_text","timestamp":"1751100041636"}'.encode()
+    body = b'{"event_name":"user_send_text","timestamp":"1751100041636"}'
     expected = hashlib.sha256(b"4318000000000000000" + body + b"1751100041636" + b"s3cret").hexdigest()
     value = rules.signature_header_value("4318000000000000000", body, "1751100041636", "s3cret")
     assert value == f"mac={expected}"

@@ -22,6 +22,8 @@ __all__ = [
     "canonical_case_code",
     "fold",
     "is_syllable",
+    "telex",
+    "vi_regex",
 ]
 
 # -- folding -------------------------------------------------------------------------------------
@@ -47,6 +49,71 @@ def fold(text: str) -> str:
     """Lower-case without diacritics ("Phường Sơn Kỳ" → "phường sơn kỳ" → "phuong son ky")."""
     text = unicodedata.normalize("NFC", text).lower().translate(_FOLD_TABLE)
     return _COMBINING.sub("", text)
+
+
+# -- Telex view and Vietnamese patterns ---------------------------------------------------------
+
+# Folding merges words that rules must keep apart ("cháy" fire, "chạy" run, "chảy" flow all fold to
+# "chay"). The Telex spelling keeps every mark as letters ("chays", "chayj", "chayr"), so rules read a
+# view where plain tokens stay as typed and tokens typed with diacritics are spelled in Telex.
+_TELEX_TONES = {"\u0301": "s", "\u0300": "f", "\u0309": "r", "\u0303": "x", "\u0323": "j"}
+
+
+def _telex_parts(word: str) -> tuple[str, str]:
+    body: list[str] = []
+    tone = ""
+    for char in unicodedata.normalize("NFD", word):
+        if char in _TELEX_TONES:
+            tone = _TELEX_TONES[char]
+        elif char == "\u0302" and body:  # circumflex: â ê ô → aa ee oo
+            body.append(body[-1])
+        elif char in "\u0306\u031b":  # breve and horn: ă ơ ư → aw ow uw
+            body.append("w")
+        elif char == "đ":
+            body.append("dd")
+        elif unicodedata.category(char) != "Mn":
+            body.append(char)
+    return "".join(body), tone
+
+
+def telex(word: str) -> str:
+    """Telex spelling of a lower-case word ("cháy" → "chays", "đường" → "dduwowngf"); ASCII unchanged."""
+    if word.isascii():
+        return word
+    body, tone = _telex_parts(word)
+    return body + tone
+
+
+def _word_alternatives(word: str) -> str:
+    """The spellings of one pattern word a citizen may produce: exact, plain, or missing one mark kind."""
+    if word.isascii():
+        return word
+    body, tone = _telex_parts(word)
+    plain = fold(word)
+    options = list(dict.fromkeys((body + tone, plain, body, plain + tone)))
+    return "(?:" + "|".join(options) + ")"
+
+
+_PATTERN_PIECE = re.compile(r"\\.|[^\W\d_]+|.", re.DOTALL)
+_GAP = re.compile(r"\s*…\s*")
+
+
+def vi_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a regex written in Vietnamese for the Telex view (`NormalizedText.telex`).
+
+    Every word of the pattern matches its exact spelling, its plain spelling, or either with one kind
+    of mark missing, but never another word ("cháy" matches "cháy", "chay", "chaý"; not "chạy").
+    "…" between two words stands for up to three arbitrary words. Matches are whole words.
+    """
+    out = []
+    for piece in _PATTERN_PIECE.findall(_GAP.sub("\x00", pattern)):
+        if piece == "\x00":
+            out.append(r" (?:\S+ ){0,3}")
+        elif piece[0].isalpha():
+            out.append(_word_alternatives(piece))
+        else:
+            out.append(piece)
+    return re.compile(r"(?<![\w-])(?:" + "".join(out) + r")(?![\w-])")
 
 
 # -- Vietnamese syllable shape (folded) ------------------------------------------------------------
@@ -288,6 +355,7 @@ class NormalizedText:
 
     tokens: tuple[str, ...]
     folded_tokens: tuple[str, ...]
+    telex_tokens: tuple[str, ...]
     case_codes: tuple[str, ...]
 
     @property
@@ -299,6 +367,11 @@ class NormalizedText:
     def folded(self) -> str:
         """The normalised message without diacritics."""
         return " ".join(self.folded_tokens)
+
+    @property
+    def telex(self) -> str:
+        """The view `vi_regex` patterns match: plain tokens as typed, others in Telex spelling."""
+        return " ".join(self.telex_tokens)
 
 
 class Normalizer:
@@ -351,6 +424,7 @@ class Normalizer:
         return NormalizedText(
             tokens=tuple(final),
             folded_tokens=tuple(t.lower() if t in code_set else fold(t) for t in final),
+            telex_tokens=tuple(t.lower() if t in code_set else telex(t) for t in final),
             case_codes=tuple(dict.fromkeys(codes)),
         )
 
