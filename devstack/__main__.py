@@ -30,13 +30,14 @@ def main(argv: list[str] | None = None) -> int:
         elif cmd == "up":
             stack.infra_up(cfg)
             started = stack.services_up(cfg)
+            layout = stack.Layout()
             print(f"infrastructure ready: kafka {cfg.kafka_bootstrap}, mongodb {cfg.mongo_uri}")
-            for p in started:
-                print(f"  {p.name:16} {p.url}")
+            for name in started:
+                print(f"  {name:16} {layout.url(name)}")
             print("Chat as a citizen: make chat    Stop: make stop    Logs: .run/logs/")
         elif cmd == "services":
-            for p in stack.services_up(cfg):
-                print(f"  {p.name:16} {p.url}")
+            for name in stack.services_up(cfg):
+                print(f"  {name:16} {stack.Layout().url(name)}")
         elif cmd == "stop-services":
             stack.services_down(cfg)
         elif cmd == "down":

@@ -1,4 +1,9 @@
-"""The whole local stack: infrastructure, topics, the Zalo simulator and the services."""
+"""The whole local stack: infrastructure, topics, the Zalo simulator and the services.
+
+`make run` uses the default layout (fixed ports, plain topic names). End-to-end tests use an isolated
+layout (free ports, a topic prefix, their own databases and process names), so they never disturb a
+stack a developer has running.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,54 @@ import shutil
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from devstack import ferretdb, kafka, procs
 from devstack.paths import REPO_ROOT, StackConfig
 from devstack.topics import ensure_topics
+
+DEFAULT_PORTS = {
+    "zalosim": 8900,
+    "gateway-ingress": 8080,
+    "gateway-egress": 8081,
+    "intent": 8082,
+    "reports": 8083,
+    "news": 8084,
+}
+MODULES = {
+    "zalosim": "zalosim",
+    "gateway-ingress": "services.gateway.ingress",
+    "gateway-egress": "services.gateway.egress",
+    "intent": "services.intent",
+    "reports": "services.reports",
+    "news": "services.news",
+}
+ENV_PREFIX = {
+    "zalosim": "ZALOSIM_",
+    "gateway-ingress": "INGRESS_",
+    "gateway-egress": "EGRESS_",
+    "intent": "INTENT_",
+    "reports": "REPORTS_",
+    "news": "NEWS_",
+}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each process listens and how its data is named."""
+
+    ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    topic_prefix: str = ""
+    db_suffix: str = ""
+    process_prefix: str = ""
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def process(self, name: str) -> str:
+        return self.process_prefix + name
 
 
 def infra_up(cfg: StackConfig) -> None:
@@ -22,97 +70,99 @@ def infra_up(cfg: StackConfig) -> None:
     asyncio.run(ensure_topics(cfg.kafka_bootstrap))
 
 
-@dataclass(frozen=True)
-class ServiceProc:
-    """One process of `make run`: its name, module, HTTP port and environment."""
-
-    name: str
-    module: str
-    port: int
-    env: dict[str, str]
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+def available(name: str) -> bool:
+    module = MODULES[name].replace(".", "/")
+    return (REPO_ROOT / module / "__main__.py").exists() or (REPO_ROOT / f"{module}.py").exists()
 
 
-def service_procs(cfg: StackConfig, available: set[str] | None = None) -> list[ServiceProc]:
-    """The processes of the system, each configured for the local stack (dev defaults)."""
-    common = {"KAFKA_BOOTSTRAP": cfg.kafka_bootstrap, "MONGO_URI": cfg.mongo_uri}
-    sim_port = 8900
-    candidates = [
-        ServiceProc(
-            "zalosim",
-            "zalosim",
-            sim_port,
-            {"ZALOSIM_PORT": str(sim_port), "ZALOSIM_WEBHOOK_URL": "http://127.0.0.1:8080/zalo/webhook"},
-        ),
-        ServiceProc("gateway-ingress", "services.gateway.ingress", 8080, {}),
-        ServiceProc(
-            "gateway-egress",
-            "services.gateway.egress",
-            8081,
-            {
-                "EGRESS_ZALO_API_BASE": f"http://127.0.0.1:{sim_port}",
-                "EGRESS_ZALO_OAUTH_BASE": f"http://127.0.0.1:{sim_port}",
-            },
-        ),
-        ServiceProc("intent", "services.intent", 8082, {}),
-        ServiceProc("reports", "services.reports", 8083, {}),
-        ServiceProc("news", "services.news", 8084, {}),
-    ]
-    procs_ = []
-    for c in candidates:
-        if available is not None and c.name not in available:
-            continue
-        prefix = {"gateway-ingress": "INGRESS_", "gateway-egress": "EGRESS_", "zalosim": "ZALOSIM_"}.get(
-            c.name, c.name.upper() + "_"
-        )
-        env = {f"{prefix}{k}": v for k, v in common.items()} | {f"{prefix}HTTP_PORT": str(c.port)} | c.env
-        procs_.append(ServiceProc(c.name, c.module, c.port, env))
-    return procs_
+def service_env(cfg: StackConfig, layout: Layout, name: str) -> dict[str, str]:
+    """The environment of one process: infrastructure, its port, isolation names and links to its peers."""
+    p = ENV_PREFIX[name]
+    env = {f"{p}HTTP_PORT": str(layout.ports[name]), f"{p}PORT": str(layout.ports[name])}
+    if name == "zalosim":
+        env[f"{p}WEBHOOK_URL"] = layout.url("gateway-ingress") + "/zalo/webhook"
+    else:
+        env |= {
+            f"{p}KAFKA_BOOTSTRAP": cfg.kafka_bootstrap,
+            f"{p}MONGO_URI": cfg.mongo_uri,
+            f"{p}MONGO_DB": name.replace("-", "_") + layout.db_suffix,
+            f"{p}TOPIC_PREFIX": layout.topic_prefix,
+        }
+    if name == "gateway-ingress":
+        env[f"{p}SPOOL_DIR"] = str(cfg.run_dir / "spool" / layout.process("gateway-ingress"))
+    if name == "gateway-egress":
+        env[f"{p}ZALO_API_BASE"] = layout.url("zalosim")
+        env[f"{p}ZALO_OAUTH_BASE"] = layout.url("zalosim")
+    if name == "reports":
+        env[f"{p}MEDIA_ALLOWED_HOSTS"] = json.dumps(["127.0.0.1", "localhost"])
+    return env | {k: v for k, v in layout.extra_env.items() if k.startswith(p)}
 
 
-def _module_exists(module: str) -> bool:
-    return (REPO_ROOT / module.replace(".", "/") / "__main__.py").exists() or (
-        REPO_ROOT / (module.replace(".", "/") + ".py")
-    ).exists()
+def _http_json(url: str, method: str = "GET", body: dict | None = None, timeout: float = 5.0) -> dict:
+    data = json.dumps(body or {}).encode() if method == "POST" else None
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})  # noqa: S310
+    with urllib.request.urlopen(req, timeout=timeout) as r:  # noqa: S310 - loopback only
+        return json.loads(r.read() or b"{}")
 
 
-def services_up(cfg: StackConfig, timeout_s: float = 90.0) -> list[ServiceProc]:
-    """Start every service that exists in this checkout; wait until each /readyz is green."""
-    started = []
-    for p in service_procs(cfg):
-        if not _module_exists(p.module):
-            continue
-        if procs.running_pid(cfg, p.name) is None:
-            procs.start(cfg, p.name, [sys.executable, "-m", p.module], env=p.env, cwd=REPO_ROOT)
-        started.append(p)
-    for p in started:
-        wait_http_ready(cfg, p, timeout_s)
-    return started
+def mint_tokens(layout: Layout) -> dict[str, str]:
+    """Refresh tokens for every OA from the simulator (Zalo's API Explorer, simulated)."""
+    items = _http_json(layout.url("zalosim") + "/_sim/oauth/grant", "POST")["items"]
+    return {i["oa_key"]: i["refresh_token"] for i in items}
 
 
-def wait_http_ready(cfg: StackConfig, p: ServiceProc, timeout_s: float) -> None:
-    path = "/_sim/health" if p.name == "zalosim" else "/readyz"
+def services_up(cfg: StackConfig, layout: Layout | None = None, timeout_s: float = 120.0) -> list[str]:
+    """Start the simulator and every service of this checkout; wait until each is ready."""
+    layout = layout or Layout()
+    names = [n for n in MODULES if available(n)]
+    if "zalosim" in names:
+        _start(cfg, layout, "zalosim")
+        wait_ready(cfg, layout, "zalosim", timeout_s)
+    extra: dict[str, str] = {}
+    if (
+        "zalosim" in names
+        and "gateway-egress" in names
+        and procs.running_pid(cfg, layout.process("gateway-egress")) is None
+    ):
+        extra["EGRESS_BOOTSTRAP_REFRESH_TOKENS"] = json.dumps(mint_tokens(layout))
+    for n in names:
+        if n != "zalosim":
+            _start(cfg, layout, n, extra)
+    for n in names:
+        wait_ready(cfg, layout, n, timeout_s)
+    return names
+
+
+def _start(cfg: StackConfig, layout: Layout, name: str, extra: dict[str, str] | None = None) -> None:
+    if procs.running_pid(cfg, layout.process(name)) is not None:
+        return
+    env = service_env(cfg, layout, name) | {k: v for k, v in (extra or {}).items() if k.startswith(ENV_PREFIX[name])}
+    procs.start(cfg, layout.process(name), [sys.executable, "-m", MODULES[name]], env=env, cwd=REPO_ROOT)
+
+
+def wait_ready(cfg: StackConfig, layout: Layout, name: str, timeout_s: float) -> None:
+    path = "/_sim/health" if name == "zalosim" else "/readyz"
     deadline = time.monotonic() + timeout_s
     last = ""
     while time.monotonic() < deadline:
-        if procs.running_pid(cfg, p.name) is None:
-            raise procs.StartError(f"{p.name} exited. Log tail:\n{procs.log_tail(cfg, p.name)}")
+        if procs.running_pid(cfg, layout.process(name)) is None:
+            raise procs.StartError(f"{name} exited. Log tail:\n{procs.log_tail(cfg, layout.process(name))}")
         try:
-            with urllib.request.urlopen(p.url + path, timeout=2) as r:  # noqa: S310 - loopback only
+            with urllib.request.urlopen(layout.url(name) + path, timeout=2) as r:  # noqa: S310 - loopback only
                 if r.status == 200:
                     return
         except Exception as exc:
             last = getattr(exc, "read", lambda: b"")().decode(errors="replace") or repr(exc)
-        time.sleep(0.5)
-    raise procs.StartError(f"{p.name} not ready after {timeout_s:.0f}s: {last}\n{procs.log_tail(cfg, p.name)}")
+        time.sleep(0.3)
+    raise procs.StartError(
+        f"{name} not ready after {timeout_s:.0f}s: {last}\n{procs.log_tail(cfg, layout.process(name))}"
+    )
 
 
-def services_down(cfg: StackConfig) -> None:
-    for p in reversed(service_procs(cfg)):
-        procs.stop(cfg, p.name)
+def services_down(cfg: StackConfig, layout: Layout | None = None) -> None:
+    layout = layout or Layout()
+    for name in reversed(list(MODULES)):
+        procs.stop(cfg, layout.process(name))
 
 
 def down(cfg: StackConfig) -> None:
@@ -127,9 +177,12 @@ def clean(cfg: StackConfig) -> None:
 
 
 def status(cfg: StackConfig) -> dict[str, bool]:
-    names = ["ferretdb", "kafka", *[p.name for p in service_procs(cfg)]]
-    return {n: procs.running_pid(cfg, n) is not None for n in names}
+    return {n: procs.running_pid(cfg, n) is not None for n in ["ferretdb", "kafka", *MODULES]}
 
 
 def print_status(cfg: StackConfig) -> None:
     print(json.dumps(status(cfg), indent=2))
+
+
+def spool_dir(cfg: StackConfig, layout: Layout) -> Path:
+    return cfg.run_dir / "spool" / layout.process("gateway-ingress")

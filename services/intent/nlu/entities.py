@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from services.intent.nlu.normalize import NormalizedText, vi_regex
+from services.intent.nlu.normalize import NormalizedText, fold, vi_regex
 
 __all__ = ["SUBCASES", "Entities", "extract"]
 
@@ -36,17 +36,13 @@ def _ward_pattern(folded_name: str) -> str:
 
 
 def _build_ward_re() -> tuple[re.Pattern[str], dict[str, str]]:
-    from services.intent.nlu.normalize import fold
-
-    by_key = {fold(name).replace(" ", ""): name for name in _WARDS}
     names = sorted(_WARDS, key=len, reverse=True)
     alternatives = "|".join(f"(?P<w{i}>{_ward_pattern(fold(n))})" for i, n in enumerate(names))
     # "Tân Phú" alone is the former district; only "phường Tân Phú" names the new ward.
     tan_phu = r"(?P<tanphu>(?<=phuong )tan\s*phu)"
     regex = re.compile(rf"(?<![\w-])(?:{alternatives}|{tan_phu})(?![\w-])")
-    index = {f"w{i}": n for i, n in enumerate(names)} | {"tanphu": _NEW_WARD_TAN_PHU}
-    del by_key
-    return regex, index
+    groups = {f"w{i}": n for i, n in enumerate(names)} | {"tanphu": _NEW_WARD_TAN_PHU}
+    return regex, groups
 
 
 _WARD_RE, _WARD_GROUPS = _build_ward_re()
@@ -94,8 +90,8 @@ def _unit(telex: str) -> str | None:
 
 # -- sub-cases -----------------------------------------------------------------------------------
 
-_AGE_RE = re.compile(r"(?<!\d)(\d{1,2}) (?:tuoi|thang tuoi|thang)(?![\w-])")
-_AGE_MONTHS_RE = re.compile(r"(?<!\d)\d{1,2} (?:thang tuoi|thang)(?![\w-])")
+_AGE_RE = re.compile(r"(?<![\w-])(\d{1,2}) tuoi(?![\w-])")
+_AGE_MONTHS_RE = re.compile(r"(?<![\w-])\d{1,2} thang tuoi(?![\w-])")
 
 # Sub-cases that change a procedure's answer, plus the news-preference actions of `NewsPreference`.
 _SUBCASE_PATTERNS: dict[str, str] = {
@@ -113,8 +109,9 @@ _SUBCASE_PATTERNS: dict[str, str] = {
         r"|không tìm thấy|không thấy đâu"
     ),
     "damaged": (
-        r"hỏng|hư|hư hỏng|hư hại|rách|gãy|bể|vỡ|mờ|bong tróc|bị bong|trầy|trầy xước|nhàu|cong vênh"
-        r"|phai màu|bạc màu|lỗi chip|hỏng chip|mất chip|bị ướt|ngấm nước|bị cháy|cháy mất|sai thông tin"
+        r"=hỏng|bị hỏng|hỏng rồi|hư hỏng|=hư|bị hư|hư rồi|hư hại|rách|=gãy|bị gãy|=bể|bị bể|=vỡ|bị vỡ"
+        r"|=mờ|bị mờ|mờ chữ|bong tróc|bị bong|trầy|trầy xước|=nhàu|bị nhàu|cong vênh|phai màu|bạc màu"
+        r"|lỗi chip|hỏng chip|mất chip|bị ướt|ngấm nước|bị cháy|cháy mất"
     ),
     "motorbike": (
         r"xe máy|mô tô|moto|xe mô tô|xe gắn máy|xe số|xe tay ga|xe ga|xe máy điện|xe điện|xe đạp điện"
@@ -123,11 +120,11 @@ _SUBCASE_PATTERNS: dict[str, str] = {
     ),
     "car": (
         r"ô tô|xe ô tô|xe hơi|xe con|xe tải|xe khách|xe bán tải|xe 4 bánh|xe bốn bánh|xe \d+ chỗ"
-        r"|xe du lịch|xe ca|xe buýt|xe container|car|xe kia|xe vinfast|xe toyota|xe mazda|xe hyundai"
+        r"|xe du lịch|xe buýt|xe container|car|xe vinfast|xe toyota|xe mazda|xe hyundai"
     ),
     "renew": r"gia hạn|hết hạn|sắp hết hạn|quá hạn|hết thời hạn|kéo dài thời hạn|kéo dài thêm|renew",
     "delete": (
-        r"xóa(?! (?:tin|bài|đăng ký nhận|nhận tin))|cắt khẩu|cắt hộ khẩu|chuyển khẩu|chuyển hộ khẩu đi"
+        r"xóa(?! (?:tin|bài|đăng ký nhận|nhận tin))|cắt khẩu|cắt hộ khẩu|chuyển hộ khẩu đi"
         r"|rút hộ khẩu|dọn đi|chuyển đi nơi khác|không ở nữa|thôi ở|hủy tạm trú|hủy đăng ký tạm trú"
         r"|hủy thường trú"
     ),
@@ -158,7 +155,7 @@ SUBCASES = frozenset(_SUBCASE_PATTERNS)
 def _subcases(text: NormalizedText) -> frozenset[str]:
     view = text.telex
     found = {name for name, regex in _SUBCASES if regex.search(view)}
-    ages = [int(m.group(1)) for m in _AGE_RE.finditer(text.folded) if not _AGE_MONTHS_RE.match(m.group(0))]
+    ages = [int(m.group(1)) for m in _AGE_RE.finditer(text.folded)]
     if ages:
         # An explicit age decides: "con tôi 16 tuổi" is not a child case, "bé 5 tuổi" is.
         found.discard("child")

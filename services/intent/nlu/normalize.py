@@ -103,16 +103,23 @@ def vi_regex(pattern: str) -> re.Pattern[str]:
 
     Every word of the pattern matches its exact spelling, its plain spelling, or either with one kind
     of mark missing, but never another word ("cháy" matches "cháy", "chay", "chaý"; not "chạy").
-    "…" between two words stands for up to three arbitrary words. Matches are whole words.
+    "=word" matches the exact spelling only (for words whose plain form is ambiguous: "=mờ" is not
+    "mo"). "…" between two words stands for up to three arbitrary words. Matches are whole words.
     """
-    out = []
+    out: list[str] = []
+    exact = False
+    previous = ""
     for piece in _PATTERN_PIECE.findall(_GAP.sub("\x00", pattern)):
         if piece == "\x00":
             out.append(r" (?:\S+ ){0,3}")
+        elif piece == "=" and previous not in {"?", "<"}:
+            exact = True
         elif piece[0].isalpha():
-            out.append(_word_alternatives(piece))
+            out.append(telex(piece) if exact else _word_alternatives(piece))
+            exact = False
         else:
             out.append(piece)
+        previous = piece
     return re.compile(r"(?<![\w-])(?:" + "".join(out) + r")(?![\w-])")
 
 
