@@ -143,6 +143,10 @@ def render_broadcast(oa_name: str, broadcast: dict[str, Any]) -> list[str]:
 # -- the session ----------------------------------------------------------------------------------
 
 
+def _read_file(path: str) -> bytes:
+    return Path(path).expanduser().read_bytes()
+
+
 class SimulatorUnavailable(Exception):
     pass
 
@@ -256,7 +260,7 @@ class ChatSession:
         body: dict[str, Any] = {}
         if path:
             try:
-                data = Path(path).expanduser().read_bytes()
+                data = await asyncio.to_thread(_read_file, path)
             except OSError:
                 self.output(f"Không đọc được tệp ảnh: {path}")
                 return
@@ -385,7 +389,7 @@ async def run_chat(base_url: str, oa_key: str | None, user_id: str | None, name:
                     if not await session.handle(parse_command(line), terminal.ask):
                         break
                 except SimulatorUnavailable as exc:
-                    print(f"Không gửi được: {exc}")
+                    terminal.say(f"Không gửi được: {exc}")
                 except EOFError:
                     break
         finally:

@@ -141,10 +141,9 @@ def send_v2_message(call: ApiCall, body: Any) -> Outcome:
     return Outcome(rules.success_body({"message_id": message_id}))
 
 
-def upload_image(call: ApiCall, data: bytes | None, filename: str | None) -> Outcome:
+def upload_image(call: ApiCall, data: bytes, filename: str | None) -> Outcome:
     """POST /v2.0/oa/upload/image (§6.4): PNG/JPEG up to 1 MB, answers ``attachment_id``."""
     content_type = rules.check_upload_image(data)
-    assert data is not None  # checked above
     media_id = call.state.add_media(Media(content_type=content_type, data=data, name=filename))
     attachment_id = call.state.ids.token(64)
     call.state.attachments[attachment_id] = media_id

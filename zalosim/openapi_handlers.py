@@ -126,7 +126,7 @@ def zalo_endpoint(operation: Operation, payload: Payload) -> Callable[[web.Reque
             request,
             oa_key=oa_key,
             user_id=user_id,
-            body=parsed,
+            body=parsed if payload is Payload.JSON else None,
             http_status=200,
             error=body["error"],
             result=body,
@@ -149,8 +149,7 @@ async def _send_v2(call: openapi.ApiCall, request: web.Request, body: Any) -> op
 
 
 async def _upload_image(call: openapi.ApiCall, request: web.Request, _: Any) -> openapi.Outcome:
-    data: bytes | None = None
-    filename: str | None = None
+    data, filename = b"", None
     if request.content_type.startswith("multipart/"):
         form = await request.post()
         field = form.get("file")

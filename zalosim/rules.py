@@ -394,10 +394,11 @@ def sniff_image(data: bytes) -> str | None:
     return None
 
 
-def check_upload_image(data: bytes | None) -> str:
-    """The content type of an acceptable upload, else -201 with Zalo's verbatim message."""
-    content_type = sniff_image(data) if data else None
-    if content_type is None or data is None or len(data) > UPLOAD_IMAGE_MAX_BYTES:
+def check_upload_image(data: bytes) -> str:
+    """The content type of an acceptable upload (empty: no ``file`` field), else -201 with Zalo's
+    verbatim message."""
+    content_type = sniff_image(data)
+    if content_type is None or len(data) > UPLOAD_IMAGE_MAX_BYTES:
         raise ZaloApiError(Code.INVALID_PARAM, UPLOAD_IMAGE_INVALID_MESSAGE)
     return content_type
 

@@ -261,18 +261,23 @@ class TokenStore:
         return expired
 
     def summary(self, now: float) -> dict[str, dict[str, Any]]:
+        """Per OA: how many access and refresh tokens are alive, and the latest access expiry."""
         out: dict[str, dict[str, Any]] = {}
-        for token in self.access.values():
-            entry = out.setdefault(token.oa_key, {"live_access_tokens": 0, "latest_expiry_ms": None})
-            if not token.revoked and token.expires_at > now:
-                entry["live_access_tokens"] += 1
-                expiry = int(token.expires_at * 1000)
-                entry["latest_expiry_ms"] = max(entry["latest_expiry_ms"] or 0, expiry)
-        for refresh in self.refresh.values():
-            entry = out.setdefault(refresh.oa_key, {"live_access_tokens": 0, "latest_expiry_ms": None})
-            entry["live_refresh_tokens"] = entry.get("live_refresh_tokens", 0) + (
-                0 if refresh.used or refresh.expires_at <= now else 1
+
+        def entry(oa_key: str) -> dict[str, Any]:
+            return out.setdefault(
+                oa_key, {"live_access_tokens": 0, "live_refresh_tokens": 0, "latest_access_expiry_ms": None}
             )
+
+        for token in self.access.values():
+            if not token.revoked and token.expires_at > now:
+                item = entry(token.oa_key)
+                item["live_access_tokens"] += 1
+                expiry_ms = int(token.expires_at * 1000)
+                item["latest_access_expiry_ms"] = max(item["latest_access_expiry_ms"] or 0, expiry_ms)
+        for refresh in self.refresh.values():
+            if not refresh.used and refresh.expires_at > now:
+                entry(refresh.oa_key)["live_refresh_tokens"] += 1
         return out
 
 

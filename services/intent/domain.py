@@ -14,16 +14,15 @@ the replies and effects. Rules that hold in every state, in this order:
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from services.intent import texts
-from services.intent.conversation import directory as directory_replies
 from services.intent.conversation import form as report_form
-from services.intent.conversation import textmatch
+from services.intent.conversation import places, textmatch
+from services.intent.conversation.directory import ward_reply
 from services.intent.conversation.model import (
     Button,
     Contact,
@@ -44,6 +43,7 @@ from services.intent.conversation.model import (
     ObservedEntities,
     Pending,
     Reply,
+    ReportCategory,
     ReportDraft,
     ReportKind,
     StatusRequest,
@@ -52,6 +52,7 @@ from services.intent.conversation.model import (
     TurnContext,
     UnderstandingLike,
 )
+from services.intent.conversation.turn import TurnBuilder, main_menu, submission_id
 from services.intent.knowledge import KBEntry
 from services.intent.texts import Cmd
 
@@ -65,6 +66,7 @@ __all__ = [
     "Directory",
     "Effect",
     "EmergencyAlert",
+    "EntitiesLike",
     "FormStep",
     "GeoPoint",
     "HandoffReleased",
@@ -77,11 +79,14 @@ __all__ = [
     "ObservedEntities",
     "Pending",
     "Reply",
+    "ReportCategory",
     "ReportDraft",
+    "ReportKind",
     "StatusRequest",
     "SubmitReport",
     "Turn",
     "TurnContext",
+    "UnderstandingLike",
     "converse",
     "first_reply",
     "submission_id",
@@ -93,65 +98,14 @@ _SMALL_TALK = frozenset({"greeting", "thanks", "help"})
 # At a button step of the form, these intents are not taken as a question about something else.
 _NOT_A_DETOUR = frozenset({"report.crime", "report.public_order", "out_of_scope", "greeting", "thanks"})
 _REPORT_KINDS: dict[str, ReportKind] = {"report.crime": "crime", "report.public_order": "public_order"}
-# Fixed namespace so a submission id depends only on the conversation and the confirming event.
-_SUBMISSION_NAMESPACE = uuid.UUID("5b0f6a52-3a4e-4d1e-9c55-7a1f0e2b9d43")
 _MAX_EMERGENCY_TEXT = 3000
 
 
-def submission_id(state: Conversation, event_id: str, purpose: str = "report") -> str:
-    """Deterministic id of a report: the same conversation and event always give the same id."""
-    return str(uuid.uuid5(_SUBMISSION_NAMESPACE, f"{purpose}:{state.oa_key}:{state.user_id}:{event_id}"))
-
-
-def _main_menu() -> tuple[Button, ...]:
-    return (
-        Button.query(texts.BTN_PROCEDURES, texts.payload(Cmd.PROCEDURES)),
-        Button.query(texts.BTN_REPORT, texts.payload(Cmd.REPORT)),
-        Button.query(texts.BTN_DIRECTORY, texts.payload(Cmd.DIRECTORY)),
-        Button.query(texts.BTN_NEWS, texts.payload(Cmd.NEWS)),
-    )
-
-
-class _Turn:
-    """Collects one turn's state changes, replies and effects (local to a single `converse` call)."""
-
-    def __init__(self, state: Conversation, inbound: Inbound, ctx: TurnContext) -> None:
-        self.state = state
-        self.inbound = inbound
-        self.ctx = ctx
-        self.replies: list[Reply] = []
-        self.effects: list[Effect] = []
-
-    def say(self, text: str, buttons: tuple[Button, ...] = ()) -> None:
-        self.replies.append(Reply(text=text, buttons=buttons))
-
-    def send(self, reply: Reply) -> None:
-        self.replies.append(reply)
-
-    def emit(self, effect: Effect) -> None:
-        self.effects.append(effect)
-
-    def update(self, **changes: Any) -> None:
-        self.state = self.state.model_copy(update=changes)
-
-    @property
-    def form(self) -> ReportDraft | None:
-        return self.state.form
-
-    def submission_id(self, purpose: str = "report") -> str:
-        return submission_id(self.state, self.inbound.event_id, purpose)
-
-    def done(self) -> Turn:
-        return Turn(state=self.state, replies=tuple(self.replies), effects=tuple(self.effects))
-
-
-def converse(
-    state: Conversation, inbound: Inbound, understood: UnderstandingLike | None, ctx: TurnContext
-) -> Turn:
+def converse(state: Conversation, inbound: Inbound, understood: UnderstandingLike | None, ctx: TurnContext) -> Turn:
     """Handle one inbound event. `understood` is the classification of a text message, else None."""
     if state.has_handled(inbound.event_id):
         return Turn(state=state)
-    turn = _Turn(state.remember(inbound.event_id), inbound, ctx)
+    turn = TurnBuilder(state.remember(inbound.event_id), inbound, ctx)
     classified = understood if inbound.kind == InboundKind.TEXT and not inbound.is_command else None
     if classified is not None:
         turn.emit(_observed(classified))
@@ -173,7 +127,7 @@ def _observed(understood: UnderstandingLike) -> IntentObserved:
     )
 
 
-def _dispatch(t: _Turn, understood: UnderstandingLike | None) -> None:
+def _dispatch(t: TurnBuilder, understood: UnderstandingLike | None) -> None:
     kind = t.inbound.kind
     if kind == InboundKind.UNFOLLOW:
         if t.state.handoff_since is not None:
@@ -210,7 +164,7 @@ def _dispatch(t: _Turn, understood: UnderstandingLike | None) -> None:
         if t.form is not None:
             t.send(report_form.reminder(t.form))
         else:
-            t.say(texts.STICKER, _main_menu())
+            t.say(texts.STICKER, main_menu())
     elif kind == InboundKind.SUBMIT_INFO:
         t.say(texts.INFO_RECEIVED)
 
@@ -218,7 +172,7 @@ def _dispatch(t: _Turn, understood: UnderstandingLike | None) -> None:
 # --- Emergency, handoff, expiry ---------------------------------------------------------------------
 
 
-def _emergency(t: _Turn) -> None:
+def _emergency(t: TurnBuilder) -> None:
     text = t.inbound.text.strip()
     sid = t.submission_id("emergency")
     category = textmatch.infer_category(text)
@@ -246,7 +200,7 @@ def _emergency(t: _Turn) -> None:
         t.send(report_form.reminder(t.form))
 
 
-def _silenced_by_handoff(t: _Turn) -> bool:
+def _silenced_by_handoff(t: TurnBuilder) -> bool:
     since = t.state.handoff_since
     if since is None:
         return False
@@ -258,22 +212,22 @@ def _silenced_by_handoff(t: _Turn) -> bool:
     return False
 
 
-def _handoff(t: _Turn) -> None:
+def _handoff(t: TurnBuilder) -> None:
     oa = t.ctx.oa
     t.update(handoff_since=t.ctx.now)
     t.emit(HandoffRequested(reason="citizen_request"))
     t.say(texts.HANDOFF_STARTED.format(oa_name=oa.display_name, hours=oa.contact.hours))
 
 
-def _release(t: _Turn) -> None:
+def _release(t: TurnBuilder) -> None:
     if t.state.handoff_since is None:
         return
     t.update(handoff_since=None)
     t.emit(HandoffReleased(reason="officer"))
-    t.say(texts.HANDOFF_RELEASED, _main_menu())
+    t.say(texts.HANDOFF_RELEASED, main_menu())
 
 
-def _expire_form(t: _Turn) -> bool:
+def _expire_form(t: TurnBuilder) -> bool:
     draft = t.form
     if draft is None or not report_form.is_expired(draft, t.ctx.now, t.ctx.form_expiry):
         return False
@@ -289,12 +243,14 @@ def _expire_form(t: _Turn) -> bool:
 # --- Commands (button payloads) ---------------------------------------------------------------------
 
 
-def _command(t: _Turn, raw: str, *, just_expired: bool) -> None:
+def _command(t: TurnBuilder, raw: str, *, just_expired: bool) -> None:
     name, _, argument = raw.removeprefix("#").partition(":")
     name, argument = name.strip().lower(), argument.strip().lower()
-    if t.form is not None:
+    draft = t.form
+    had_form = draft is not None
+    if draft is not None:
         outcome = report_form.on_command(
-            t.form,
+            draft,
             name,
             t.ctx.now,
             submission_id=t.submission_id(),
@@ -305,16 +261,17 @@ def _command(t: _Turn, raw: str, *, just_expired: bool) -> None:
             return
     elif name in report_form.FORM_COMMANDS:
         if not just_expired:
-            t.say(texts.NO_OPEN_FORM, _main_menu())
+            t.say(texts.NO_OPEN_FORM, main_menu())
         return
     _general_command(t, name, argument)
-    _remind_form(t)
+    if had_form:
+        _remind_form(t)
 
 
-def _general_command(t: _Turn, name: str, argument: str) -> None:
+def _general_command(t: TurnBuilder, name: str, argument: str) -> None:
     ctx = t.ctx
     if name == Cmd.MENU:
-        t.say(texts.MAIN_MENU, _main_menu())
+        t.say(texts.MAIN_MENU, main_menu())
     elif name == Cmd.PROCEDURES:
         t.say(texts.PROCEDURES_MENU, tuple(Button.query(title, p) for title, p in texts.PROCEDURE_TOPICS))
     elif name == Cmd.RESIDENCE:
@@ -324,11 +281,11 @@ def _general_command(t: _Turn, name: str, argument: str) -> None:
         _start_form(t, kind)
     elif name == Cmd.DIRECTORY:
         if not argument:
-            _directory_default(t)
+            places.directory_default(t)
         elif (ward := ctx.directory.canonical_ward(argument)) is not None:
-            t.send(directory_replies.ward_reply(ward, ctx.directory))
+            t.send(ward_reply(ward, ctx.directory))
         else:
-            _ask_ward(t, Pending.DIRECTORY_WARD, ctx.directory.current_wards())
+            places.ask_ward(t, Pending.DIRECTORY_WARD, ctx.directory.current_wards())
     elif name == Cmd.NEWS:
         t.say(
             texts.NEWS_MENU,
@@ -340,17 +297,17 @@ def _general_command(t: _Turn, name: str, argument: str) -> None:
             ),
         )
     elif name == Cmd.NEWS_LATEST:
-        _news_action(t, "latest", None)
+        places.news_action(t, "latest", None)
     elif name == Cmd.NEWS_SUBSCRIBE:
-        _news_action(t, "subscribe", None)
+        places.news_action(t, "subscribe", None)
     elif name == Cmd.NEWS_UNSUBSCRIBE:
-        _news_action(t, "unsubscribe", None)
+        places.news_action(t, "unsubscribe", None)
     elif name == Cmd.NEWS_WARD:
         ward = ctx.directory.canonical_ward(argument) if argument else None
         if ward is None:
-            _ask_ward(t, Pending.NEWS_WARD, ctx.directory.current_wards())
+            places.ask_ward(t, Pending.NEWS_WARD, ctx.directory.current_wards())
         else:
-            _news_ward(t, ward)
+            places.news_ward(t, ward)
     elif name == Cmd.STATUS:
         _status(t, argument.upper() or None)
     elif name == Cmd.HANDOFF:
@@ -358,13 +315,13 @@ def _general_command(t: _Turn, name: str, argument: str) -> None:
     elif (entry := ctx.knowledge.by_id(name)) is not None:
         t.send(_kb_reply(entry))
     else:
-        t.say(texts.UNKNOWN_COMMAND, _main_menu())
+        t.say(texts.UNKNOWN_COMMAND, main_menu())
 
 
 # --- Free text --------------------------------------------------------------------------------------
 
 
-def _text(t: _Turn, understood: UnderstandingLike | None, pending: Pending | None) -> None:
+def _text(t: TurnBuilder, understood: UnderstandingLike | None, pending: Pending | None) -> None:
     text = t.inbound.text
     if t.form is not None:
         confident = understood is not None and understood.confidence >= t.ctx.min_confidence
@@ -388,33 +345,33 @@ def _text(t: _Turn, understood: UnderstandingLike | None, pending: Pending | Non
             _apply_form(t, report_form.ask_again(t.form, t.ctx.now, texts.FORM_CHOOSE_BUTTON))
         return
     if pending is not None and understood is not None:
-        ward = _named_ward(t, understood.entities)
+        ward = places.named_ward(t, understood.entities)
         if ward is not None:
             if pending is Pending.DIRECTORY_WARD:
-                t.send(directory_replies.ward_reply(ward, t.ctx.directory))
+                t.send(ward_reply(ward, t.ctx.directory))
             else:
-                _news_ward(t, ward)
+                places.news_ward(t, ward)
             return
     _route(t, understood)
 
 
-def _route(t: _Turn, understood: UnderstandingLike | None) -> None:
+def _route(t: TurnBuilder, understood: UnderstandingLike | None) -> None:
     if understood is None:
-        t.say(texts.OUT_OF_SCOPE, _main_menu())
+        t.say(texts.OUT_OF_SCOPE, main_menu())
         return
     intent = understood.intent
     if understood.confidence < t.ctx.min_confidence and intent not in _SMALL_TALK:
         _clarify(t, understood)
     elif intent == "greeting":
-        t.say(texts.GREETING.format(oa_name=t.ctx.oa.display_name), _main_menu())
+        t.say(texts.GREETING.format(oa_name=t.ctx.oa.display_name), main_menu())
     elif intent == "thanks":
-        t.say(texts.THANKS, _main_menu())
+        t.say(texts.THANKS, main_menu())
     elif intent == "help":
         entry = t.ctx.knowledge.answer("help")
         if entry is not None:
             t.send(_kb_reply(entry, with_more=False))
         else:
-            t.say(texts.MAIN_MENU, _main_menu())
+            t.say(texts.MAIN_MENU, main_menu())
     elif intent.startswith("procedure."):
         entry = t.ctx.knowledge.answer(intent, understood.entities.subcases)
         if entry is None:
@@ -426,16 +383,16 @@ def _route(t: _Turn, understood: UnderstandingLike | None) -> None:
     elif intent == "report.status":
         _status(t, understood.entities.case_code)
     elif intent == "directory.lookup":
-        _directory(t, understood.entities)
+        places.answer_directory(t, understood.entities)
     elif intent == "news":
-        _news(t, understood.entities)
+        places.answer_news(t, understood.entities)
     elif intent == "handoff.human":
         _handoff(t)
     else:
-        t.say(texts.OUT_OF_SCOPE, _main_menu())
+        t.say(texts.OUT_OF_SCOPE, main_menu())
 
 
-def _clarify(t: _Turn, understood: UnderstandingLike) -> None:
+def _clarify(t: TurnBuilder, understood: UnderstandingLike) -> None:
     """Offer the 2-3 likeliest topics as buttons instead of risking a wrong answer."""
     ranked = sorted([(understood.intent, understood.confidence), *understood.alternatives], key=lambda p: -p[1])
     buttons: list[Button] = []
@@ -445,7 +402,7 @@ def _clarify(t: _Turn, understood: UnderstandingLike) -> None:
             buttons.append(button)
         if len(buttons) == 3:
             break
-    for button in _main_menu():
+    for button in main_menu():
         if len(buttons) >= 2:
             break
         if all(b.payload != button.payload for b in buttons):
@@ -453,7 +410,7 @@ def _clarify(t: _Turn, understood: UnderstandingLike) -> None:
     t.say(texts.CLARIFY, tuple(buttons))
 
 
-def _intent_button(t: _Turn, intent: str) -> Button | None:
+def _intent_button(t: TurnBuilder, intent: str) -> Button | None:
     title = texts.INTENT_TITLES.get(intent)
     if title is None:
         return None
@@ -481,7 +438,7 @@ def _kb_reply(entry: KBEntry, *, with_more: bool = True) -> Reply:
     return Reply(text=entry.message(), buttons=tuple(buttons))
 
 
-def _status(t: _Turn, case_code: str | None) -> None:
+def _status(t: TurnBuilder, case_code: str | None) -> None:
     t.emit(StatusRequest(case_code=case_code))
     if case_code:
         t.say(texts.STATUS_WITH_CODE.format(code=case_code))
@@ -492,7 +449,7 @@ def _status(t: _Turn, case_code: str | None) -> None:
 # --- Report form ------------------------------------------------------------------------------------
 
 
-def _start_form(t: _Turn, kind: ReportKind | None) -> None:
+def _start_form(t: TurnBuilder, kind: ReportKind | None) -> None:
     if t.form is not None:
         _apply_form(t, report_form.ask_again(t.form, t.ctx.now, texts.FORM_ALREADY_OPEN))
         return
@@ -501,24 +458,24 @@ def _start_form(t: _Turn, kind: ReportKind | None) -> None:
     t.send(report_form.prompt(draft))
 
 
-def _apply_form(t: _Turn, outcome: report_form.FormOutcome) -> None:
+def _apply_form(t: TurnBuilder, outcome: report_form.FormOutcome) -> None:
     t.update(form=outcome.draft)
     for reply in outcome.replies:
         t.send(reply)
     for effect in outcome.effects:
         t.emit(effect)
     if outcome.cancelled:
-        t.say(texts.FORM_CANCELLED, _main_menu())
+        t.say(texts.FORM_CANCELLED, main_menu())
 
 
-def _remind_form(t: _Turn) -> None:
+def _remind_form(t: TurnBuilder) -> None:
     """After answering something else mid-form, say where the citizen was (unless an officer took over)."""
     if t.form is not None and t.state.handoff_since is None:
         t.update(form=t.form.model_copy(update={"updated_at": t.ctx.now}))
         t.send(report_form.reminder(t.form))
 
 
-def _location(t: _Turn) -> None:
+def _location(t: TurnBuilder) -> None:
     location = t.inbound.location
     if t.form is None or location is None:
         t.say(texts.LOCATION_OUTSIDE_FORM, (Button.query(texts.BTN_REPORT, texts.payload(Cmd.REPORT)),))
@@ -526,7 +483,7 @@ def _location(t: _Turn) -> None:
     _apply_form(t, report_form.on_location(t.form, location, t.inbound.place_name, t.ctx.now))
 
 
-def _attachments(t: _Turn) -> None:
+def _attachments(t: TurnBuilder) -> None:
     if t.form is None:
         t.say(texts.MEDIA_OUTSIDE_FORM, (Button.query(texts.BTN_REPORT, texts.payload(Cmd.REPORT)),))
         return
@@ -536,88 +493,10 @@ def _attachments(t: _Turn) -> None:
     _apply_form(t, report_form.on_attachments(t.form, t.inbound.urls, t.ctx.now))
 
 
-# --- Directory and news -----------------------------------------------------------------------------
-
-
-def _named_ward(t: _Turn, entities: EntitiesLike) -> str | None:
-    """The ward a message names: the classifier's entity if it is a known ward, else a name in the text."""
-    directory = t.ctx.directory
-    if entities.ward and (ward := directory.canonical_ward(entities.ward)) is not None:
-        return ward
-    return textmatch.find_ward(t.inbound.text, directory)
-
-
-def _directory(t: _Turn, entities: EntitiesLike) -> None:
-    directory = t.ctx.directory
-    if entities.unit and (office := directory.unit_office(entities.unit)) is not None:
-        t.send(directory_replies.contact_reply(office, directory, offer_other_wards=False))
-        return
-    ward = _named_ward(t, entities)
-    if ward is not None:
-        t.send(directory_replies.ward_reply(ward, directory))
-        return
-    _directory_default(t)
-
-
-def _directory_default(t: _Turn) -> None:
-    """No ward or unit named: a ward or unit OA gives its own contact; a district OA asks which ward."""
-    oa: OaProfile = t.ctx.oa
-    if oa.kind in ("ward", "unit"):
-        t.send(directory_replies.contact_reply(oa, t.ctx.directory, offer_other_wards=True))
-    else:
-        _ask_ward(t, Pending.DIRECTORY_WARD, t.ctx.directory.current_wards())
-
-
-def _ask_ward(t: _Turn, pending: Pending, wards: tuple[str, ...]) -> None:
-    command = Cmd.DIRECTORY if pending is Pending.DIRECTORY_WARD else Cmd.NEWS_WARD
-    text = texts.DIRECTORY_ASK_WARD if pending is Pending.DIRECTORY_WARD else texts.NEWS_ASK_WARD
-    t.update(pending=pending)
-    t.send(directory_replies.ward_chooser(wards, command, text))
-
-
-def _news(t: _Turn, entities: EntitiesLike) -> None:
-    action = textmatch.news_action(t.inbound.text)
-    ward = _named_ward(t, entities)
-    if action == "unsubscribe":
-        _news_action(t, "unsubscribe", None)
-    elif ward is not None:
-        serving = t.ctx.directory.serving_wards(ward)
-        if len(serving) > 1:
-            _ask_ward(t, Pending.NEWS_WARD, serving)
-        elif action == "subscribe":
-            _news_action(t, "subscribe", serving[0])
-        else:
-            _news_ward(t, serving[0])
-    else:
-        _news_action(t, action, None)
-
-
-def _news_ward(t: _Turn, ward: str) -> None:
-    serving = t.ctx.directory.serving_wards(ward)
-    if len(serving) > 1:
-        _ask_ward(t, Pending.NEWS_WARD, serving)
-        return
-    t.emit(NewsPreference(action="change_ward", ward=serving[0]))
-    t.say(texts.NEWS_WARD_CHANGED.format(ward=serving[0]))
-
-
-def _news_action(t: _Turn, action: str, ward: str | None) -> None:
-    if action == "subscribe":
-        t.emit(NewsPreference(action="subscribe", ward=ward))
-        ward_part = texts.NEWS_WARD_PART.format(ward=ward) if ward else ""
-        t.say(texts.NEWS_SUBSCRIBED.format(ward_part=ward_part))
-    elif action == "unsubscribe":
-        t.emit(NewsPreference(action="unsubscribe"))
-        t.say(texts.NEWS_UNSUBSCRIBED)
-    else:
-        t.emit(NewsPreference(action="latest"))
-        t.say(texts.NEWS_LATEST)
-
-
-def _welcome(t: _Turn) -> None:
+def _welcome(t: TurnBuilder) -> None:
     oa = t.ctx.oa
     ward_line = texts.WELCOME_WARD_LINE.format(ward=oa.ward) if oa.kind == "ward" and oa.ward else ""
-    t.say(texts.WELCOME.format(oa_name=oa.display_name, ward_line=ward_line), _main_menu())
+    t.say(texts.WELCOME.format(oa_name=oa.display_name, ward_line=ward_line), main_menu())
 
 
 # --- Helper for the command-line tools --------------------------------------------------------------
@@ -651,7 +530,6 @@ def first_reply(
     config. Returns {"intent", "confidence", "text", "buttons": [{"title", "type", "payload"}]}.
     """
     from services.intent.knowledge import load_knowledge
-    from services.intent.nlu.understand import understand
 
     directory = _load_directory(registry)
     ctx = TurnContext(
@@ -661,7 +539,12 @@ def first_reply(
         knowledge=knowledge or load_knowledge(),
     )
     inbound = Inbound(event_id="first-reply", kind=InboundKind.TEXT, text=text)
-    understood = None if inbound.is_command else understand(text)
+    understood = None
+    if not inbound.is_command:
+        # Imported here: the classifier is the caller's concern everywhere except in this CLI helper.
+        from services.intent.nlu.understand import understand
+
+        understood = understand(text)
     turn = converse(Conversation.start(oa_key, "first-reply"), inbound, understood, ctx)
     reply = turn.replies[0] if turn.replies else None
     return {

@@ -193,9 +193,7 @@ HANDOFF_EXPIRED = (
 DIRECTORY_ENTRY = "{name}\n• Địa chỉ: {address}\n• Điện thoại: {phone}\n• Giờ làm việc: {hours}"
 DIRECTORY_INTRO = "Dạ, thông tin liên hệ:"
 DIRECTORY_NO_CONTACT = "Công an phường {ward}: em chưa có thông tin liên hệ trong danh bạ."
-DIRECTORY_MERGED = (
-    "Dạ, từ {effective}, phường {old} cũ đã được sắp xếp vào {new_list}{split_hint}."
-)
+DIRECTORY_MERGED = "Dạ, từ {effective}, phường {old} cũ đã được sắp xếp vào {new_list}{split_hint}."
 DIRECTORY_MERGED_SPLIT_HINT = " (tùy địa chỉ cụ thể, Anh/Chị liên hệ phường phụ trách khu vực mình ở)"
 DIRECTORY_OWN_WARD_MERGED = "Lưu ý: từ {effective}, phường {old} cũ thuộc {new_list}."
 DIRECTORY_ASK_WARD = (
@@ -211,8 +209,7 @@ LIST_AND = " và "
 NEWS_MENU = "Dạ, Anh/Chị muốn xem tin mới hay đăng ký nhận tin tức, cảnh báo của Công an ạ?"
 NEWS_LATEST = "Dạ, em gửi Anh/Chị các tin mới nhất ngay sau đây ạ."
 NEWS_SUBSCRIBED = (
-    "Dạ, em đã ghi nhận Anh/Chị đăng ký nhận tin{ward_part}. "
-    "Khi không muốn nhận nữa, Anh/Chị nhắn “ngừng nhận tin” ạ."
+    "Dạ, em đã ghi nhận Anh/Chị đăng ký nhận tin{ward_part}. Khi không muốn nhận nữa, Anh/Chị nhắn “ngừng nhận tin” ạ."
 )
 NEWS_UNSUBSCRIBED = (
     "Dạ, em đã ghi nhận Anh/Chị ngừng nhận tin tức. Anh/Chị vẫn có thể hỏi đáp, báo tin như bình thường ạ."
@@ -225,16 +222,13 @@ NEWS_ASK_WARD = "Dạ, Anh/Chị muốn nhận tin của phường nào ạ?"
 
 STATUS_WITH_CODE = "Dạ, em đang tra cứu hồ sơ {code}, Anh/Chị vui lòng chờ trong giây lát ạ."
 STATUS_WITHOUT_CODE = (
-    "Dạ, em đang tra cứu các hồ sơ Anh/Chị đã gửi. Nếu có mã hồ sơ, "
-    "Anh/Chị có thể nhắn “tra cứu” kèm mã hồ sơ ạ."
+    "Dạ, em đang tra cứu các hồ sơ Anh/Chị đã gửi. Nếu có mã hồ sơ, Anh/Chị có thể nhắn “tra cứu” kèm mã hồ sơ ạ."
 )
 
 # --- Report form ----------------------------------------------------------------------------------
 
 KIND_LABELS: dict[str, str] = {"crime": "Tố giác tội phạm", "public_order": "Phản ánh về an ninh, trật tự"}
-FORM_ASK_KIND = (
-    "Dạ, Anh/Chị muốn gửi nội dung nào ạ? Nếu sự việc đang xảy ra, nguy hiểm, vui lòng gọi ngay 113."
-)
+FORM_ASK_KIND = "Dạ, Anh/Chị muốn gửi nội dung nào ạ? Nếu sự việc đang xảy ra, nguy hiểm, vui lòng gọi ngay 113."
 FORM_ASK_DESCRIPTION: dict[str, str] = {
     "crime": (
         "Dạ, Anh/Chị vui lòng mô tả sự việc: chuyện gì đã xảy ra, ai liên quan, thiệt hại (nếu có). "
@@ -247,12 +241,10 @@ FORM_ASK_DESCRIPTION: dict[str, str] = {
 }
 FORM_DESCRIPTION_TOO_SHORT = "Dạ, Anh/Chị vui lòng mô tả rõ hơn một chút để cán bộ nắm được sự việc ạ."
 FORM_ASK_WHEN = (
-    "Dạ, sự việc xảy ra khi nào ạ? (ví dụ: “khoảng 21 giờ tối qua”). "
-    "Nếu sự việc đang diễn ra, vui lòng gọi ngay 113."
+    "Dạ, sự việc xảy ra khi nào ạ? (ví dụ: “khoảng 21 giờ tối qua”). Nếu sự việc đang diễn ra, vui lòng gọi ngay 113."
 )
 FORM_ASK_WHERE = (
-    "Dạ, sự việc xảy ra ở đâu ạ? Anh/Chị nhắn địa chỉ (số nhà, tên đường, phường) "
-    "hoặc chia sẻ vị trí qua Zalo."
+    "Dạ, sự việc xảy ra ở đâu ạ? Anh/Chị nhắn địa chỉ (số nhà, tên đường, phường) hoặc chia sẻ vị trí qua Zalo."
 )
 FORM_WHERE_HAS_LOCATION = " Em đã có vị trí Anh/Chị gửi; Anh/Chị có thể bấm “Dùng vị trí đã gửi”."
 FORM_WHERE_REQUIRED = "Dạ, Anh/Chị vui lòng cho biết địa điểm, hoặc chia sẻ vị trí để cán bộ xác minh ạ."

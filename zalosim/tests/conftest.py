@@ -1,4 +1,4 @@
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -6,9 +6,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from zalosim.app import create_app
 from zalosim.settings import SimSettings
-from zalosim.tests.support import Sim, start_receiver
-
-SimFactory = Callable[..., Awaitable[Sim]]
+from zalosim.tests.support import Sim, SimFactory, start_receiver
 
 
 @pytest.fixture

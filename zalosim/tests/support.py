@@ -111,3 +111,6 @@ class Sim:
         return await self.post(
             "/v3.0/oa/message/cs", {"recipient": {"user_id": user_id}, "message": {"text": text}}, oa_key
         )
+
+
+SimFactory = Callable[..., Awaitable[Sim]]

@@ -5,8 +5,7 @@ import io
 import aiohttp
 
 from zalosim.media import placeholder_png
-from zalosim.tests.conftest import SimFactory
-from zalosim.tests.support import Sim, random_user_id
+from zalosim.tests.support import Sim, SimFactory, random_user_id
 
 HOUR = 3600
 

@@ -1,7 +1,6 @@
 """Access tokens, refresh rotation, the app-wide rate limit."""
 
-from zalosim.tests.conftest import SimFactory
-from zalosim.tests.support import Sim, random_user_id
+from zalosim.tests.support import Sim, SimFactory, random_user_id
 
 APP_ID = "4318000000000000000"
 

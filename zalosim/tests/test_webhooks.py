@@ -4,8 +4,7 @@ import base64
 import hashlib
 
 from zalosim.media import placeholder_png
-from zalosim.tests.conftest import SimFactory
-from zalosim.tests.support import Sim, poll_until, random_user_id
+from zalosim.tests.support import Sim, SimFactory, poll_until, random_user_id
 
 APP_ID = "4318000000000000000"
 TANPHU_OA_ID = "4318000000000000001"

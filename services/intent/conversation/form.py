@@ -17,9 +17,9 @@ from services.intent.conversation.model import (
     Effect,
     FormStep,
     GeoPoint,
+    Reply,
     ReportDraft,
     ReportKind,
-    Reply,
     SubmitReport,
     fold,
 )

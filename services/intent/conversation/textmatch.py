@@ -6,7 +6,7 @@ accents; phrases are matched on word boundaries so that short words do not hit i
 
 from __future__ import annotations
 
-from services.intent.conversation.model import Directory, ReportCategory, fold
+from services.intent.conversation.model import Directory, ReportCategory, ReportKind, fold
 
 
 def has_phrase(folded: str, phrase: str) -> bool:
@@ -31,7 +31,7 @@ def control_word(text: str, words: frozenset[str]) -> bool:
     return fold(text) in words
 
 
-def report_kind(text: str) -> str | None:
+def report_kind(text: str) -> ReportKind | None:
     """The kind a citizen typed at the first form step, if recognisable."""
     folded = fold(text)
     if folded in {"1"} or has_any(folded, ("to giac", "toi pham", "bao tin toi pham")):
