@@ -1,0 +1,87 @@
+"""The whole system as separate processes on the real broker and FerretDB, isolated by naming.
+
+Free ports, a fresh topic prefix, databases and process names of their own: a developer's `make run`
+stack keeps running undisturbed while the end-to-end tests use theirs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from devstack import stack
+from devstack.paths import StackConfig
+from devstack.topics import ensure_topics
+from servicekit.testing import free_port, poll_until, unique
+
+
+@dataclass
+class System:
+    """Handles on a running system: URLs, the simulator's control API, the layout."""
+
+    cfg: StackConfig
+    layout: stack.Layout
+    http: aiohttp.ClientSession
+
+    def url(self, name: str) -> str:
+        return self.layout.url(name)
+
+    async def sim(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        async with self.http.request(method, self.url("zalosim") + path, json=body) as r:
+            r.raise_for_status()
+            return await r.json()
+
+    async def citizen(self, oa_key: str, user_id: str, action: str, **body: Any) -> dict[str, Any]:
+        """The citizen does something in Zalo (the simulator signs and delivers the webhook)."""
+        result = await self.sim("POST", f"/_sim/users/{oa_key}/{user_id}/{action}", body)
+        return result
+
+    async def messages_to(self, oa_key: str, user_id: str) -> list[dict[str, Any]]:
+        """Messages the OA sent to the citizen, oldest first."""
+        got = await self.sim("GET", f"/_sim/messages?oa_key={oa_key}&user_id={user_id}")
+        return got["items"]
+
+    async def wait_messages(self, oa_key: str, user_id: str, count: int, timeout: float = 30.0) -> list[dict]:
+        async def enough():
+            items = await self.messages_to(oa_key, user_id)
+            return items if len(items) >= count else None
+
+        return await poll_until(enough, f"{count} message(s) to {user_id}", timeout)
+
+
+def isolated_layout() -> stack.Layout:
+    ports = {name: free_port() for name in stack.MODULES}
+    tag = unique("e2e")
+    return stack.Layout(
+        ports=ports,
+        topic_prefix=f"{tag}.",
+        db_suffix=f"_{tag}",
+        process_prefix=f"{tag}-",
+        extra_env={
+            "ZALOSIM_RETRY_TIME_SCALE": "0.001",
+            "INTENT_FORM_EXPIRY_S": "1800",
+            "REPORTS_AUTH_MODE": "dev",
+            "NEWS_AUTH_MODE": "dev",
+        },
+    )
+
+
+async def start_system(cfg: StackConfig, layout: stack.Layout) -> None:
+    await ensure_topics(cfg.kafka_bootstrap, layout.topic_prefix, max_partitions=3)
+    await asyncio.to_thread(stack.services_up, cfg, layout, 120.0)
+
+
+async def stop_system(cfg: StackConfig, layout: stack.Layout) -> None:
+    await asyncio.to_thread(stack.services_down, cfg, layout)
+
+
+def dump_logs(cfg: StackConfig, layout: stack.Layout) -> str:
+    from devstack import procs
+
+    return "\n".join(f"--- {n}\n{procs.log_tail(cfg, layout.process(n), 30)}" for n in stack.MODULES)
+
+
+__all__ = ["System", "dump_logs", "isolated_layout", "start_system", "stop_system"]
