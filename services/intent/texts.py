@@ -57,7 +57,6 @@ BTN_REPORT = "Tố giác / Phản ánh"
 BTN_DIRECTORY = "Danh bạ"
 BTN_NEWS = "Tin tức"
 BTN_MORE_PROCEDURES = "Thủ tục khác"
-BTN_MAIN_MENU = "Menu chính"
 BTN_OTHER_WARD = "Phường khác"
 BTN_WARD = "Phường {ward}"
 BTN_CALL = "Gọi {name}"
@@ -167,12 +166,6 @@ EMERGENCY = (
     "• 115 – Cấp cứu y tế\n"
     "Em cũng đã chuyển tin nhắn này đến cán bộ trực ban của {oa_name}, "
     "nhưng gọi điện là cách nhanh nhất. Anh/Chị hãy giữ an toàn."
-)
-EMERGENCY_NUMBERS_ONLY = (
-    "Dạ, các số điện thoại khẩn cấp (miễn phí, 24/7):\n"
-    "• 113 – Cảnh sát\n"
-    "• 114 – Cứu hỏa, cứu nạn, cứu hộ\n"
-    "• 115 – Cấp cứu y tế"
 )
 
 # --- Handoff --------------------------------------------------------------------------------------

@@ -84,7 +84,7 @@ class Inbound(BaseModel):
     location: GeoPoint | None = None
     place_name: str | None = None
     urls: tuple[str, ...] = ()
-    info: dict[str, str] = Field(default_factory=dict)
+    info: dict[str, Any] = Field(default_factory=dict)
 
     @property
     def is_command(self) -> bool:
@@ -390,11 +390,13 @@ class Directory(BaseModel):
         wanted = fold(unit)
         if not wanted:
             return None
-        for profile in self.oas:
-            if profile.kind == "ward":
-                continue
-            if wanted in {fold(profile.key), fold(profile.role or ""), fold(profile.report_unit or "")}:
-                return profile
+        offices = [p for p in self.oas if p.kind != "ward"]
+        # An exact key wins over a role, and a role over a report unit ("qlhc" is both a unit's key
+        # and the district's report unit).
+        for field_of in (lambda p: p.key, lambda p: p.role, lambda p: p.report_unit):
+            for profile in offices:
+                if fold(field_of(profile) or "") == wanted:
+                    return profile
         for profile in self.oas:
             if profile.kind == "unit" and f" {wanted} " in f" {fold(profile.display_name)} ":
                 return profile

@@ -29,6 +29,9 @@ def answer_directory(t: TurnBuilder, entities: EntitiesLike) -> None:
     if ward is not None:
         t.send(ward_reply(ward, directory))
         return
+    if entities.unit:
+        # A unit this registry does not have (e.g. after a reorganisation): say so, then the usual answer.
+        t.say(texts.DIRECTORY_UNKNOWN_UNIT)
     directory_default(t)
 
 

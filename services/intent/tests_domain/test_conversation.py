@@ -266,3 +266,16 @@ def test_first_reply_classifies_text(monkeypatch, directory, knowledge, understa
     assert result["intent"] == "emergency"
     assert "113" in result["text"]
     assert [b["type"] for b in result["buttons"]] == ["oa.open.phone"] * 3
+
+
+def test_directory_for_a_unit_missing_from_the_registry(chat) -> None:
+    turn = chat("taythanh").say("số đội an ninh kinh tế", intent="directory.lookup", unit="phongkhac")
+    assert turn.replies[0].text == texts.DIRECTORY_UNKNOWN_UNIT
+    assert "Công an phường Tây Thạnh" in turn.replies[1].text
+
+
+def test_unit_lookup_prefers_the_unit_key_over_a_report_unit(directory) -> None:
+    assert directory.unit_office("qlhc").key == "qlhc"
+    assert directory.unit_office("tanphu").kind == "district"
+    assert directory.unit_office("traffic").key == "csgt"
+    assert directory.unit_office("không có") is None

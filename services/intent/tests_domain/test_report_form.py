@@ -9,6 +9,8 @@ from services.intent.domain import (
     EmergencyAlert,
     FormStep,
     GeoPoint,
+    Inbound,
+    InboundKind,
     SubmitReport,
     submission_id,
 )
@@ -54,8 +56,6 @@ def test_full_form_with_location_and_two_photos_yields_one_report(chat) -> None:
     assert reports(c.press("#andanh")) == [], "a stale button does not send anything"
 
     send_id = c.next_id()
-    from services.intent.domain import Inbound, InboundKind
-
     turn = c.send(Inbound(event_id=send_id, kind=InboundKind.BUTTON, text="#gui"))
 
     (report,) = reports(turn)
