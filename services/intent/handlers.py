@@ -1,0 +1,141 @@
+"""What the intent service does with each consumed record."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from prometheus_client import Counter
+
+from contracts import HandoffEvent, ZaloEvent, citizen_key
+from contracts.topics import CONVERSATION_HANDOFFS, ZALO_EVENTS
+from servicekit.logs import pii
+from servicekit.producer import Outgoing, encode
+from servicekit.registry import Registry
+from services.intent.conversation.model import (
+    Conversation,
+    Directory,
+    EmergencyAlert,
+    Inbound,
+    InboundKind,
+    TurnContext,
+)
+from services.intent.domain import converse
+from services.intent.knowledge import KnowledgeBase
+from services.intent.mapping import inbound_of, outputs_of, release_of
+from services.intent.nlu.understand import understand
+from services.intent.settings import IntentSettings
+from services.intent.store import ConversationStore
+
+log = logging.getLogger("intent.handlers")
+
+
+class IntentMetrics:
+    def __init__(self, registry) -> None:
+        self.emergencies = Counter(
+            "zan_intent_emergencies_total", "Emergency messages answered and alerted, by OA.", ["oa"], registry=registry
+        )
+        self.classified = Counter(
+            "zan_intent_classified_total", "Messages classified, by intent.", ["intent"], registry=registry
+        )
+        self.replays = Counter(
+            "zan_intent_turn_replays_total",
+            "Redeliveries that re-emitted a stored turn instead of running it again.",
+            registry=registry,
+        )
+
+
+@dataclass
+class IntentDeps:
+    settings: IntentSettings
+    store: ConversationStore
+    knowledge: KnowledgeBase
+    directory: Directory
+    registry: Registry
+    metrics: IntentMetrics
+    clock: Callable[[], datetime]
+
+
+async def on_zalo_event(event: ZaloEvent, deps: IntentDeps) -> list[Outgoing]:
+    inbound = inbound_of(event)
+    if inbound is None or event.user_id is None:
+        return []
+    return await run_turn(deps, event.oa_id, event.user_id, inbound, event.correlation_id)
+
+
+async def on_handoff(event: HandoffEvent, deps: IntentDeps) -> list[Outgoing]:
+    inbound = release_of(event)
+    if inbound is None:
+        return []
+    return await run_turn(deps, event.oa_id, event.user_id, inbound, event.correlation_id)
+
+
+async def run_turn(deps: IntentDeps, oa_id: str, user_id: str, inbound: Inbound, correlation_id: str) -> list[Outgoing]:
+    oa = deps.registry.by_id(oa_id)
+    if oa is None:
+        return []
+    key = citizen_key(oa_id, user_id)
+    stored = await deps.store.load(key)
+    if stored is not None and stored.last_event_id == inbound.event_id:
+        deps.metrics.replays.inc()
+        return [_decode(o) for o in stored.last_outputs]
+    state = Conversation.model_validate(stored.state) if stored else Conversation.start(oa.key, user_id)
+
+    understood = None
+    if inbound.kind == InboundKind.TEXT and not inbound.is_command and not state.has_handled(inbound.event_id):
+        understood = understand(inbound.text)
+    now = deps.clock()
+    ctx = TurnContext(
+        now=now,
+        oa_key=oa.key,
+        directory=deps.directory,
+        knowledge=deps.knowledge,
+        form_expiry=timedelta(seconds=deps.settings.form_expiry_s),
+        handoff_timeout=timedelta(seconds=deps.settings.handoff_timeout_s),
+        min_confidence=deps.settings.min_confidence,
+    )
+    turn = converse(state, inbound, understood, ctx)
+    outputs = outputs_of(
+        turn,
+        oa_id=oa_id,
+        user_id=user_id,
+        ward=oa.ward,
+        cause_id=inbound.event_id,
+        correlation_id=correlation_id,
+        now=now,
+    )
+    await deps.store.save(
+        key,
+        turn.state.model_dump(mode="json"),
+        stored.version if stored else 0,
+        inbound.event_id,
+        [_encode(o) for o in outputs],
+        now,
+    )
+    if understood is not None:
+        deps.metrics.classified.labels(understood.intent).inc()
+    for effect in turn.effects:
+        if isinstance(effect, EmergencyAlert):
+            deps.metrics.emergencies.labels(oa.key).inc()
+            log.warning(
+                "emergency alert raised", extra={"oa": oa.key, "user": pii(user_id), "category": effect.category}
+            )
+    return outputs
+
+
+def _encode(o: Outgoing) -> dict:
+    return {"topic": o.topic, "key": o.key, "model": type(o.event).__name__, "value": encode(o.event).decode()}
+
+
+def _decode(d: dict) -> Outgoing:
+    from contracts.topics import MODELS
+
+    return Outgoing(d["topic"], d["key"], MODELS[d["model"]].model_validate_json(d["value"]))
+
+
+HANDLERS = {
+    ZALO_EVENTS: on_zalo_event,
+    CONVERSATION_HANDOFFS: on_handoff,
+}

@@ -1,0 +1,23 @@
+"""Intent service settings (env prefix INTENT_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from servicekit.settings import ServiceSettings
+
+KNOWLEDGE_DIR = Path(__file__).resolve().parent / "knowledge"
+
+
+class IntentSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="INTENT_", extra="ignore", frozen=True)
+
+    service_name: str = "intent"
+    http_port: int = 8082
+    knowledge_dir: Path = KNOWLEDGE_DIR
+    form_expiry_s: float = Field(default=1800, description="An idle report form is abandoned after this.")
+    handoff_timeout_s: float = Field(default=7200, description="The bot speaks again after this without an officer.")
+    min_confidence: float = Field(default=0.45, ge=0, le=1, description="Below this, ask which topic was meant.")
