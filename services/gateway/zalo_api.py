@@ -19,7 +19,7 @@ from contracts import Article, BroadcastTarget, Button, Message, OutboundCommand
 # Conventions (§3.1, §5)
 # ---------------------------------------------------------------------------------------------
 
-ACCESS_TOKEN_HEADER = "access_token"  # [C] not "Authorization: Bearer"
+ACCESS_TOKEN_HEADER = "access_token"  # noqa: S105 - a header name: [C] not "Authorization: Bearer"
 SECRET_KEY_HEADER = "secret_key"  # noqa: S105 - a header name: [C] the App Secret travels in it (OAuth)
 GET_DATA_PARAM = "data"  # [C] GET endpoints take one URL-encoded JSON parameter `data`
 RATE_LIMIT_HEADER = "X-RateLimit-Limit"  # [C]
@@ -33,7 +33,7 @@ ARTICLE_CREATE_PATH = "/v2.0/article/create"  # [C] answers a job token, not the
 ARTICLE_VERIFY_PATH = "/v2.0/article/verify"  # [C] token → id; -214 while processing
 USER_GETLIST_PATH = "/v3.0/oa/user/getlist"  # [C]
 UPLOAD_IMAGE_PATH = "/v2.0/oa/upload/image"  # [C] multipart, field `file`, jpg/png ≤ 1 MB
-OAUTH_TOKEN_PATH = "/v4/oa/access_token"  # [C] on oauth.zaloapp.com, form body, no envelope
+OAUTH_TOKEN_PATH = "/v4/oa/access_token"  # noqa: S105 - a path: [C] on oauth.zaloapp.com, form body, no envelope
 UPLOAD_FIELD = "file"  # [C]
 
 ENDPOINTS = (
@@ -72,7 +72,9 @@ FIRST_INTERACTION_DATE = date(2014, 1, 1)  # [U] our floor for period segmentati
 # Error catalogue and retry classes (§4.6)
 # ---------------------------------------------------------------------------------------------
 
-Reason = Literal["ok", "window_closed", "not_reachable", "invalid", "rate_limited", "token", "expired", "transient", "other"]
+Reason = Literal[
+    "ok", "window_closed", "not_reachable", "invalid", "rate_limited", "token", "expired", "transient", "other"
+]
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,17 @@ class Entities:
 # The 11 old wards of Tân Phú plus the new ward "Tân Phú" (2025). Matched on the folded text, with
 # "i"/"y" interchangeable ("Sơn Kì", "Tân Quí" are common spellings).
 _WARDS = (
-    "Tân Sơn Nhì", "Tây Thạnh", "Sơn Kỳ", "Tân Quý", "Tân Thành", "Phú Thọ Hòa", "Phú Thạnh",
-    "Phú Trung", "Hòa Thạnh", "Hiệp Tân", "Tân Thới Hòa",
+    "Tân Sơn Nhì",
+    "Tây Thạnh",
+    "Sơn Kỳ",
+    "Tân Quý",
+    "Tân Thành",
+    "Phú Thọ Hòa",
+    "Phú Thạnh",
+    "Phú Trung",
+    "Hòa Thạnh",
+    "Hiệp Tân",
+    "Tân Thới Hòa",
 )
 _NEW_WARD_TAN_PHU = "Tân Phú"
 
@@ -90,7 +99,7 @@ def _unit(telex: str) -> str | None:
 
 # -- sub-cases -----------------------------------------------------------------------------------
 
-_AGE_RE = re.compile(r"(?<![\w-])(\d{1,2}) tuoi(?![\w-])")
+_AGE_RE = re.compile(r"(?:(duoi|chua du|chua toi|chua den|nho hon|be hon) )?(?<![\w-])(\d{1,2}) tuoi(?![\w-])")
 _AGE_MONTHS_RE = re.compile(r"(?<![\w-])\d{1,2} thang tuoi(?![\w-])")
 
 # Sub-cases that change a procedure's answer, plus the news-preference actions of `NewsPreference`.
@@ -155,7 +164,10 @@ SUBCASES = frozenset(_SUBCASE_PATTERNS)
 def _subcases(text: NormalizedText) -> frozenset[str]:
     view = text.telex
     found = {name for name, regex in _SUBCASES if regex.search(view)}
-    ages = [int(m.group(1)) for m in _AGE_RE.finditer(text.folded)]
+    if found & {"unsubscribe", "change_ward"}:
+        found.discard("subscribe")  # "hủy nhận tin", "đổi phường nhận tin" also contain "nhận tin"
+    # "dưới 14 tuổi" is younger than 14.
+    ages = [int(m.group(2)) - (1 if m.group(1) else 0) for m in _AGE_RE.finditer(text.folded)]
     if ages:
         # An explicit age decides: "con tôi 16 tuổi" is not a child case, "bé 5 tuổi" is.
         found.discard("child")

@@ -51,6 +51,11 @@ def fold(text: str) -> str:
     return _COMBINING.sub("", text)
 
 
+def _words(text: str) -> list[str]:
+    """The whitespace-separated words of a long literal (easier to maintain than a list of strings)."""
+    return text.split()
+
+
 # -- Telex view and Vietnamese patterns ---------------------------------------------------------
 
 # Folding merges words that rules must keep apart ("cháy" fire, "chạy" run, "chảy" flow all fold to
@@ -85,12 +90,16 @@ def telex(word: str) -> str:
 
 
 def _word_alternatives(word: str) -> str:
-    """The spellings of one pattern word a citizen may produce: exact, plain, or missing one mark kind."""
+    """The spellings of one pattern word a citizen may produce: exact, plain, or without its tone mark.
+
+    (Not "with the tone but without the vowel marks": that spelling is often another word, "bán" for
+    "bắn".)
+    """
     if word.isascii():
         return word
     body, tone = _telex_parts(word)
     plain = fold(word)
-    options = list(dict.fromkeys((body + tone, plain, body, plain + tone)))
+    options = list(dict.fromkeys((body + tone, plain, body)))
     return "(?:" + "|".join(options) + ")"
 
 
@@ -101,8 +110,8 @@ _GAP = re.compile(r"\s*…\s*")
 def vi_regex(pattern: str) -> re.Pattern[str]:
     """Compile a regex written in Vietnamese for the Telex view (`NormalizedText.telex`).
 
-    Every word of the pattern matches its exact spelling, its plain spelling, or either with one kind
-    of mark missing, but never another word ("cháy" matches "cháy", "chay", "chaý"; not "chạy").
+    Every word of the pattern matches its exact spelling, its plain spelling, or its spelling without
+    the tone mark, but never another word ("cháy" matches "cháy", "chaý", "chay"; not "chạy").
     "=word" matches the exact spelling only (for words whose plain form is ambiguous: "=mờ" is not
     "mo"). "…" between two words stands for up to three arbitrary words. Matches are whole words.
     """
@@ -127,16 +136,14 @@ def vi_regex(pattern: str) -> re.Pattern[str]:
 
 # Rhymes (vần) once folded: used to tell a plausible Vietnamese syllable from a typo or teencode, so
 # that the typo corrector never "fixes" a real word it simply does not know.
-_RHYMES = (
+_RHYMES = _words(
     "a ac ach ai am an ang anh ao ap at au ay e ec ech em en eng enh eo ep et eu i ia ich iec iem ien "
     "ieng iep iet ieu im in inh ip it iu o oa oac oach oai oam oan oang oanh oao oap oat oay oc oe oen "
     "oeo oet oi om on ong ooc oong op ot u ua uan uang uat uay uc ue uech uen uenh uet ui um un ung uo "
     "uoc uoi uom uon uong uop uot uou up ut uu uy uya uych uyen uyet uynh uyt uyu y yen yet yeu ynh yt ych"
-).split()
-_ONSETS = "ngh ng nh ch gh gi kh ph qu th tr b c d g h k l m n p r s t v x".split()
-_SYLLABLE_RE = re.compile(
-    "(?:" + "|".join(_ONSETS) + ")?(?:" + "|".join(sorted(_RHYMES, key=len, reverse=True)) + ")"
 )
+_ONSETS = _words("ngh ng nh ch gh gi kh ph qu th tr b c d g h k l m n p r s t v x")
+_SYLLABLE_RE = re.compile("(?:" + "|".join(_ONSETS) + ")?(?:" + "|".join(sorted(_RHYMES, key=len, reverse=True)) + ")")
 
 
 def is_syllable(folded_word: str) -> bool:
@@ -147,8 +154,9 @@ def is_syllable(folded_word: str) -> bool:
 # -- lexicon -------------------------------------------------------------------------------------
 
 # Domain words the typo corrector may correct towards (the training texts are added at run time).
-LEXICON = """
+LEXICON = _words("""
 alo xin chào chào bạn anh chị em ạ ơi dạ vâng cảm ơn cám nhiều lắm ok admin hello
+pccc csgt cnch qlhc cccd cmnd vneid ct01 ct07 kt3 zalo facebook online
 công an phường quận xã thành phố hồ chí minh tân phú sơn kỳ tây thạnh tân sơn nhì tân quý tân thành
 phú thọ hòa phú thạnh phú trung hòa thạnh hiệp tân tân thới hòa cảnh sát hình sự kinh tế ma túy
 giao thông phòng cháy chữa cháy cứu hỏa cứu nạn cứu hộ quản lý hành chính an ninh trật tự đội
@@ -170,38 +178,98 @@ gặp cán bộ nhân viên người thật trực tiếp nói chuyện tư vấ
 thủ tục giấy tờ cần những gì bao nhiêu tiền bao lâu như thế nào hướng dẫn giúp hỗ trợ
 không được biết muốn hỏi cho hỏi làm sao thế nào phải đâu rồi chưa nhé nha
 trường hợp người nước ngoài khách sạn nhà nghỉ nhà trọ phòng trọ sinh viên
-""".split()
+""")
 
 # Frequent words run together without a space ("dangky", "tamtru"): rejoined into their parts.
 _COMPOUNDS = (
-    "đăng ký", "tạm trú", "thường trú", "tạm vắng", "lưu trú", "căn cước", "công an", "hộ khẩu",
-    "sổ hộ khẩu", "nhập khẩu", "cảnh sát", "giao thông", "hình sự", "kinh tế", "an ninh", "xe máy",
-    "ô tô", "xe hơi", "con dấu", "biển số", "cứu tôi", "cứu với", "cứu em", "cứu hỏa", "chữa cháy",
-    "phòng cháy", "xin chào", "cảm ơn", "định danh", "lừa đảo", "ma túy", "tố giác", "chứng minh",
-    "giấy tờ", "thủ tục", "điện thoại", "số điện thoại", "hồ sơ", "tạm trú tạm vắng", "cư trú",
-    "sơn kỳ", "tân quý", "tây thạnh", "tân thành", "phú thạnh", "phú trung", "hòa thạnh", "hiệp tân",
-    "tân sơn nhì", "phú thọ hòa", "tân thới hòa", "tân phú", "karaoke", "vỉa hè", "bao nhiêu",
-    "bao lâu", "ở đâu", "như thế nào", "cà vẹt", "sang tên", "gia hạn", "tách hộ", "khai báo",
-    "thông báo", "nhận tin", "tin tức", "cán bộ", "trực ban", "hướng dẫn",
+    "đăng ký",
+    "tạm trú",
+    "thường trú",
+    "tạm vắng",
+    "lưu trú",
+    "căn cước",
+    "công an",
+    "hộ khẩu",
+    "sổ hộ khẩu",
+    "nhập khẩu",
+    "cảnh sát",
+    "giao thông",
+    "hình sự",
+    "kinh tế",
+    "an ninh",
+    "xe máy",
+    "ô tô",
+    "xe hơi",
+    "con dấu",
+    "biển số",
+    "cứu tôi",
+    "cứu với",
+    "cứu em",
+    "cứu hỏa",
+    "chữa cháy",
+    "phòng cháy",
+    "xin chào",
+    "cảm ơn",
+    "định danh",
+    "lừa đảo",
+    "ma túy",
+    "tố giác",
+    "chứng minh",
+    "giấy tờ",
+    "thủ tục",
+    "điện thoại",
+    "số điện thoại",
+    "hồ sơ",
+    "tạm trú tạm vắng",
+    "cư trú",
+    "sơn kỳ",
+    "tân quý",
+    "tây thạnh",
+    "tân thành",
+    "phú thạnh",
+    "phú trung",
+    "hòa thạnh",
+    "hiệp tân",
+    "tân sơn nhì",
+    "phú thọ hòa",
+    "tân thới hòa",
+    "tân phú",
+    "karaoke",
+    "vỉa hè",
+    "bao nhiêu",
+    "bao lâu",
+    "ở đâu",
+    "như thế nào",
+    "cà vẹt",
+    "sang tên",
+    "gia hạn",
+    "tách hộ",
+    "khai báo",
+    "thông báo",
+    "nhận tin",
+    "tin tức",
+    "cán bộ",
+    "trực ban",
+    "hướng dẫn",
 )
 
 # -- case codes ----------------------------------------------------------------------------------
 
-# A case code: 2–3 letters, 2-digit year (or 20xx), serial of 3–6 digits ("TP-26-000123").
+# A case code: 2–3 letters, 2-digit year (or 20xx), serial of up to 6 digits ("TP-26-000123").
 # Citizens drop or replace the dashes ("tp 26 000123", "TP26000123"), so separators are optional;
 # `canonical_case_code` then rejects the loose shapes that are more likely plain text.
-CASE_CODE_RE = re.compile(
-    r"(?<![^\W_])([A-Za-z]{2,3})[ \t._/-]*((?:20)?\d{2})[ \t._/-]*(\d{3,6})(?![^\W_])"
-)
+CASE_CODE_RE = re.compile(r"(?<![^\W_])([A-Za-z]{2,3})[ \t._/-]*((?:20)?\d{2})[ \t._/-]*(\d{1,6})(?![^\W_])")
 
 
 def canonical_case_code(match: re.Match[str]) -> str | None:
     """`TP-26-000123` from a CASE_CODE_RE match, or None when the match is too loose to trust."""
     prefix, year, serial = match.group(1), match.group(2), match.group(3)
-    separators = match.group(0)[len(prefix):]
+    separators = match.group(0)[len(prefix) :]
     dashed = "-" in separators
     compact = separators == year + serial
     if not (len(serial) == 6 or dashed or prefix.isupper()) or (compact and len(serial) != 6):
+        return None
+    if len(serial) < 3 and not dashed:
         return None
     return f"{prefix.upper()}-{year[-2:]}-{serial.zfill(6)}"
 
@@ -212,14 +280,11 @@ Context = tuple[str, str]  # (previous folded token, next folded token); "" at t
 _Rule = str | Callable[[Context], str | None]
 
 _REGISTRATION_OBJECTS = frozenset(
-    "tam thuong xe ho khai lai online con cho cu tai o nhan giay bien thong the moi vneid tk tt tv "
-    "lt kt3 dinh".split()
+    _words("tam thuong xe ho khai lai online con cho cu tai o nhan giay bien thong the moi vneid tk tt tv lt kt3 dinh")
 )
-_QUANTITY_NEXT = frozenset("tien ngay lau tuoi k nghin ngan dong lan nguoi gio thang nam phut".split())
-_QUANTITY_PREV = frozenset("mat het ton la phi gia duoc trong lay tra nop".split())
-_PLACE_NEXT = frozenset(
-    "phuong quan xa p q huyen tp thanh tan tay son phu hoa hiep ward tinh".split()
-)
+_QUANTITY_NEXT = frozenset(_words("tien ngay lau tuoi k nghin ngan dong lan nguoi gio thang nam phut"))
+_QUANTITY_PREV = frozenset(_words("mat het ton la phi gia duoc trong lay tra nop"))
+_PLACE_NEXT = frozenset(_words("phuong quan xa p q huyen tp thanh tan tay son phu hoa hiep ward tinh"))
 
 
 def _dk(ctx: Context) -> str:
@@ -247,7 +312,7 @@ def _kg(ctx: Context) -> str | None:
 
 
 def _v(ctx: Context) -> str:
-    prev, nxt = ctx
+    _, nxt = ctx
     return "vậy" if nxt == "" or nxt in {"a", "ha", "ta", "nhi", "ne"} else "với"
 
 
@@ -300,9 +365,13 @@ def _hum(ctx: Context) -> str | None:
     return "hôm" if nxt in {"nay", "qua", "truoc", "kia", "bua"} else None
 
 
-def _kiu(ctx: Context) -> str:
-    _, nxt = ctx
-    return "cứu" if nxt in {"voi", "em", "toi", "minh", "con", "vs", "me", "be", "nguoi", ""} else "kêu"
+def _kiu(ctx: Context) -> str | None:
+    prev, nxt = ctx
+    if prev in {"thank", "thanks", "tks", "thankiu", "thanh"}:
+        return None
+    if nxt in {"voi", "em", "toi", "tui", "minh", "con", "vs", "me", "be", "nguoi"} or (prev == nxt == ""):
+        return "cứu"
+    return "kêu"
 
 
 def _cam(ctx: Context) -> str | None:
@@ -312,32 +381,134 @@ def _cam(ctx: Context) -> str | None:
 
 # Applied to the token as typed (lower-case NFC), diacritics included.
 _EXACT: dict[str, _Rule] = {
-    "đc": "được", "đk": _dk, "sđt": "số điện thoại", "đt": "điện thoại", "kô": "không", "hôk": "không",
-    "bít": "biết", "pít": "biết", "nhìu": "nhiều", "cũg": "cũng", "kíu": "cứu", "rùi": "rồi", "ròi": "rồi",
-    "cám": _cam, "đag": "đang", "đăg": "đăng", "ạk": "ạ", "àk": "à", "ừm": "ừ", "okê": "ok", "khôg": "không",
+    "đc": "được",
+    "đk": _dk,
+    "sđt": "số điện thoại",
+    "đt": "điện thoại",
+    "kô": "không",
+    "hôk": "không",
+    "bít": "biết",
+    "pít": "biết",
+    "nhìu": "nhiều",
+    "cũg": "cũng",
+    "kíu": "cứu",
+    "rùi": "rồi",
+    "ròi": "rồi",
+    "cám": _cam,
+    "đag": "đang",
+    "đăg": "đăng",
+    "ạk": "ạ",
+    "àk": "à",
+    "ừm": "ừ",
+    "okê": "ok",
+    "khôg": "không",
 }
 # Deliberately absent: "hông"/"hong" (southern "không", but also "side" and "hỏng" = damaged) and
 # "hem" ("không", but also "hẻm" = alley): the classifier sees them as typed.
 
 # Applied only to tokens typed without diacritics.
 _PLAIN: dict[str, _Rule] = {
-    "k": _k, "ko": "không", "kh": "không", "khg": "không", "kg": _kg, "hok": "không", "hk": _hk,
-    "khum": "không", "hog": "không", "dc": "được", "dk": _dk, "sdt": "số điện thoại", "dt": "điện thoại",
-    "ntn": "như thế nào", "j": "gì", "z": "vậy", "v": _v, "bn": _bn, "mk": "mình", "mik": "mình",
-    "mjk": "mình", "mh": "mình", "ak": "à", "ah": "à", "vs": "với", "bik": "biết", "bjk": "biết",
-    "bit": "biết", "tks": "cảm ơn", "thks": "cảm ơn", "thanks": "cảm ơn", "thank": "cảm ơn",
-    "thanx": "cảm ơn", "thx": "cảm ơn", "camon": "cảm ơn", "r": "rồi", "ms": "mới", "ns": "nói",
-    "lm": "làm", "trc": "trước", "bh": "bây giờ", "bjo": "bây giờ", "bg": "bây giờ", "bjh": "bây giờ",
-    "hnay": "hôm nay", "hqua": "hôm qua", "ngta": "người ta", "ng": "người", "mn": "mọi người",
-    "mng": "mọi người", "cx": "cũng", "lun": "luôn", "nhiu": "nhiêu", "iu": "yêu", "e": "em",
-    "cj": "chị", "ad": "admin", "ae": "anh em", "oke": "ok", "okie": "ok", "oki": "ok", "okela": "ok",
-    "okay": "ok", "uh": "ừ", "uhm": "ừ", "ukm": "ừ", "uk": "ừ", "cccd": "căn cước công dân",
-    "cmnd": "chứng minh nhân dân", "cmt": "chứng minh thư", "gplx": "giấy phép lái xe",
-    "dkx": "đăng ký xe", "shk": "sổ hộ khẩu", "xm": "xe máy", "oto": "ô tô", "kq": "kết quả",
-    "hs": _hs, "tt": _tt, "tv": _tv, "ca": _ca, "p": _p, "q": _q, "f": _p, "hum": _hum, "kiu": _kiu,
-    "hix": "hic", "hjc": "hic", "huhu": "hic", "hichic": "hic", "dag": "đang", "dg": "đang",
-    "sr": "xin lỗi", "sorry": "xin lỗi", "pls": "làm ơn", "plz": "làm ơn", "ib": "nhắn tin",
-    "rep": "trả lời", "acc": "tài khoản", "fb": "facebook", "vnid": "vneid", "sos": "sos",
+    "k": _k,
+    "ko": "không",
+    "kh": "không",
+    "khg": "không",
+    "kg": _kg,
+    "hok": "không",
+    "hk": _hk,
+    "khum": "không",
+    "hog": "không",
+    "dc": "được",
+    "dk": _dk,
+    "sdt": "số điện thoại",
+    "dt": "điện thoại",
+    "ntn": "như thế nào",
+    "j": "gì",
+    "z": "vậy",
+    "v": _v,
+    "bn": _bn,
+    "mk": "mình",
+    "mik": "mình",
+    "mjk": "mình",
+    "mh": "mình",
+    "ak": "à",
+    "ah": "à",
+    "vs": "với",
+    "bik": "biết",
+    "bjk": "biết",
+    "bit": "biết",
+    "tks": "cảm ơn",
+    "thks": "cảm ơn",
+    "thanks": "cảm ơn",
+    "thank": "cảm ơn",
+    "thanx": "cảm ơn",
+    "thx": "cảm ơn",
+    "camon": "cảm ơn",
+    "r": "rồi",
+    "ms": "mới",
+    "ns": "nói",
+    "lm": "làm",
+    "trc": "trước",
+    "bh": "bây giờ",
+    "bjo": "bây giờ",
+    "bg": "bây giờ",
+    "bjh": "bây giờ",
+    "hnay": "hôm nay",
+    "hqua": "hôm qua",
+    "ngta": "người ta",
+    "ng": "người",
+    "mn": "mọi người",
+    "mng": "mọi người",
+    "cx": "cũng",
+    "lun": "luôn",
+    "nhiu": "nhiêu",
+    "iu": "yêu",
+    "e": "em",
+    "cj": "chị",
+    "ad": "admin",
+    "ae": "anh em",
+    "oke": "ok",
+    "okie": "ok",
+    "oki": "ok",
+    "okela": "ok",
+    "okay": "ok",
+    "uh": "ừ",
+    "uhm": "ừ",
+    "ukm": "ừ",
+    "uk": "ừ",
+    "cccd": "căn cước công dân",
+    "cmnd": "chứng minh nhân dân",
+    "cmt": "chứng minh thư",
+    "gplx": "giấy phép lái xe",
+    "dkx": "đăng ký xe",
+    "shk": "sổ hộ khẩu",
+    "xm": "xe máy",
+    "oto": "ô tô",
+    "kq": "kết quả",
+    "hs": _hs,
+    "tt": _tt,
+    "tv": _tv,
+    "ca": _ca,
+    "p": _p,
+    "q": _q,
+    "f": _p,
+    "hum": _hum,
+    "kiu": _kiu,
+    "hix": "hic",
+    "hjc": "hic",
+    "huhu": "hic",
+    "hichic": "hic",
+    "dag": "đang",
+    "dg": "đang",
+    "sr": "xin lỗi",
+    "sorry": "xin lỗi",
+    "pls": "làm ơn",
+    "plz": "làm ơn",
+    "ib": "nhắn tin",
+    "rep": "trả lời",
+    "acc": "tài khoản",
+    "fb": "facebook",
+    "vnid": "vneid",
+    "sos": "sos",
 }
 
 _TEENCODE_KEYS = frozenset(fold(k) for k in (*_EXACT, *_PLAIN))
@@ -386,17 +557,23 @@ class Normalizer:
 
     def __init__(self, vocabulary: Iterable[str] = ()) -> None:
         words: dict[str, int] = {}
-        for raw in (*LEXICON, *vocabulary):
-            for token in _TOKEN_RE.findall(fold(raw)):
-                if not token.isdigit():
-                    words[token] = words.get(token, 0) + 1
+        for word in LEXICON:
+            words[fold(word)] = words.get(fold(word), 0) + 1
+        self._known = frozenset(words) | _TEENCODE_KEYS
+        # Texts (the training set) may be elongated themselves ("cứuuuu"): their words join the
+        # vocabulary de-elongated against the built-in lexicon.
+        for raw in vocabulary:
+            for token in _TOKEN_RE.findall(unicodedata.normalize("NFC", raw).lower()):
+                if not any(c.isdigit() for c in token):
+                    word = fold(self._collapse(token))
+                    words[word] = words.get(word, 0) + 1
         self._vocabulary: Mapping[str, int] = words
         self._known = frozenset(words) | _TEENCODE_KEYS
         # Symmetric-delete index for edit distance 1: every word and each of its one-letter deletions.
         deletes: dict[str, list[str]] = {}
         for word in sorted(words):
             if len(word) >= 4:
-                for variant in {word, *(word[:i] + word[i + 1:] for i in range(len(word)))}:
+                for variant in {word, *(word[:i] + word[i + 1 :] for i in range(len(word)))}:
                     deletes.setdefault(variant, []).append(word)
         self._deletes = deletes
         self._compounds = {fold(p).replace(" ", ""): p for p in _COMPOUNDS}
@@ -415,7 +592,7 @@ class Normalizer:
             code = canonical_case_code(match)
             if code is None:
                 continue
-            tokens.extend(self._clean(text[position:match.start()]))
+            tokens.extend(self._clean(text[position : match.start()]))
             tokens.append(code)
             codes.append(code)
             position = match.end()
@@ -441,15 +618,16 @@ class Normalizer:
         out = []
         for token in _TOKEN_RE.findall(segment.lower()):
             token = _TONE_MOVE_RE.sub(lambda m: _TONE_MOVES[m.group(1)], token)
-            token = self._collapse(token)
-            token = self._respell(token)
+            if token not in _EXACT and token not in _PLAIN:
+                token = self._collapse(token)
+                token = self._respell(token)
             out.append(token)
         return out
 
     def _collapse(self, token: str) -> str:
         """Collapse elongations ("alooo", "cứuuuu"), keeping a double letter when it makes a word."""
-        runs = [m for m in re.finditer(r"([^\W\d_])\1+", token)]
-        if not runs:
+        runs = list(re.finditer(r"([^\W\d_])\1+", token))
+        if not runs or fold(token) in self._known:
             return token
         options = []
         for m in runs[:4]:
@@ -459,7 +637,7 @@ class Normalizer:
             pieces = []
             last = 0
             for m, replacement in zip(runs, choice, strict=False):
-                pieces.append(token[last:m.start()])
+                pieces.append(token[last : m.start()])
                 pieces.append(replacement)
                 last = m.end()
             pieces.append(token[last:])
@@ -536,7 +714,7 @@ class Normalizer:
 
     def _correct(self, folded: str) -> str | None:
         candidates: set[str] = set()
-        for variant in {folded, *(folded[:i] + folded[i + 1:] for i in range(len(folded)))}:
+        for variant in {folded, *(folded[:i] + folded[i + 1 :] for i in range(len(folded)))}:
             candidates.update(self._deletes.get(variant, ()))
         best = None
         for word in sorted(candidates):
@@ -557,9 +735,9 @@ def _damerau_at_most_one(a: str, b: str) -> bool:
     while i < min(la, lb) and a[i] == b[i]:
         i += 1
     if la == lb:
-        if a[i + 1:] == b[i + 1:]:
+        if a[i + 1 :] == b[i + 1 :]:
             return True
-        return i + 1 < la and a[i] == b[i + 1] and a[i + 1] == b[i] and a[i + 2:] == b[i + 2:]
+        return i + 1 < la and a[i] == b[i + 1] and a[i + 1] == b[i] and a[i + 2 :] == b[i + 2 :]
     if la > lb:
-        return a[i + 1:] == b[i:]
-    return a[i:] == b[i + 1:]
+        return a[i + 1 :] == b[i:]
+    return a[i:] == b[i + 1 :]

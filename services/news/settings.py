@@ -1,0 +1,68 @@
+"""Settings of the news service (env prefix NEWS_)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from servicekit.settings import ServiceSettings
+
+
+class NewsSettings(ServiceSettings):
+    """Subscriber registry, campaigns editor API and the resumable fan-out."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWS_", extra="ignore", frozen=True)
+
+    service_name: str = "news"
+    http_port: int = 8084
+    environment: Literal["dev", "staging", "prod"] = Field(
+        default="dev", description="HS256 tokens are accepted only in dev; elsewhere RS256 with a public key."
+    )
+
+    # --- editor API authentication (bearer JWT, same scheme as the reports service) ---
+    jwt_issuer: str = "zalo-an-ninh"
+    jwt_audience: str = "zalo-an-ninh-news"
+    jwt_public_key_pem: str = Field(default="", description="PEM of the RS256 public key of the token issuer.")
+    jwt_hs256_secret: SecretStr = Field(
+        default=SecretStr("dev-only-news-jwt-secret-change-me-0123456789"),
+        description="Shared secret of HS256 tokens; used only when environment == dev.",
+    )
+    jwt_leeway_s: float = 30.0
+
+    # --- fan-out ---
+    max_campaign_sends_per_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Commands per second all campaigns of this replica may produce. Zalo allows 4,000 calls/min"
+        " per app (~66/s); 30/s leaves room for conversation replies and the article calls.",
+    )
+    send_slice_max: int = Field(default=200, ge=1, description="Most commands produced in one step.")
+    plan_batch: int = Field(default=1000, ge=1, description="Delivery records written per insert.")
+    free_window_h: float = Field(default=48.0, description="Free customer-service window after the last interaction.")
+    billed_window_h: float = Field(default=168.0, description="Hard limit of the CS window (7 days, -230 after).")
+    dm_max_attempts: int = Field(default=3, ge=1, description="Tries of a direct message with a retryable failure.")
+    dm_retry_delay_s: float = 120.0
+    outcome_timeout_s: float = Field(
+        default=3600.0, description="After the last command, how long to wait for outcomes before finishing anyway."
+    )
+    article_city_codes: list[int] = Field(default=[4], description="Zalo broadcast `cities` (4 = Hồ Chí Minh City).")
+
+    # --- scheduler and leases ---
+    scheduler_interval_s: float = 1.0
+    lease_ttl_s: float = Field(default=30.0, gt=1, description="A runner that stops renewing loses its campaign.")
+    progress_interval_s: float = 15.0
+    replica_id: str = Field(default="", description="Lease owner name; defaults to host:pid.")
+
+    # --- housekeeping ---
+    suppression_retention_h: float = Field(
+        default=24.0, description="Unfollow/opt-out markers kept at least this long (and while older campaigns run)."
+    )
+    schedule_tolerance_s: float = Field(default=60.0, description="How far in the past send_at may be.")
+
+    @model_validator(mode="after")
+    def _production_needs_rs256(self) -> NewsSettings:
+        if self.environment != "dev" and not self.jwt_public_key_pem.strip():
+            raise ValueError("NEWS_JWT_PUBLIC_KEY_PEM is required outside dev (HS256 is accepted only in dev)")
+        return self
