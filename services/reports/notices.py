@@ -277,18 +277,18 @@ async def sweep(deps: Deps) -> list[Outgoing]:
     s, store = deps.settings, deps.store
     now = deps.clock()
     out: list[Outgoing] = []
-    for notice_id in await store.open_notice_ids():
-        head = await store.get_notice(notice_id)
-        if head is None:
-            continue
+    for head in await store.notice_heads(await store.open_notice_ids()):
+        cached = head["current"]
+        if cached.get("state") == "waiting":
+            continue  # only an interaction moves it (and the head is refreshed by whoever does)
         _, state = await current(deps, head)
         name = state.get("state")
         if name in FINAL_NOTICE_STATES:
-            await store.mark_notice_closed(notice_id)
+            await store.mark_notice_closed(head["_id"])
         elif name == "sent" and now - state["at"] > timedelta(seconds=s.notice_resend_after_s):
             out.append(command(deps, head, state))  # same command id: the egress sends it at most once
         elif name == "retry" and state.get("retry_at") is not None and state["retry_at"] <= now:
-            out.extend(await _resend_retry(deps, notice_id, now))
+            out.extend(await _resend_retry(deps, head["_id"], now))
     return out
 
 
@@ -330,13 +330,15 @@ async def _resend_retry(deps: Deps, notice_id: str, now: datetime) -> list[Outgo
 
 
 async def open_notices(deps: Deps, unit: str | None) -> list[tuple[Doc, State]]:
-    """Notices not yet delivered (for officers: which citizens have not been told yet)."""
+    """Notices not yet delivered (officers see which citizens have not been told yet), newest first.
+
+    States come from the heads' cache, which every writer refreshes after claiming a step.
+    """
     out = []
-    for notice_id in await deps.store.open_notice_ids():
-        head = await deps.store.get_notice(notice_id)
-        if head is None or (unit is not None and head["unit"] != unit):
+    for head in await deps.store.notice_heads(await deps.store.open_notice_ids()):
+        if unit is not None and head["unit"] != unit:
             continue
-        _, state = await current(deps, head)
+        state = head["current"]
         if state.get("state") in FINAL_NOTICE_STATES:
             continue
         out.append((head, state))

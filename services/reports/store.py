@@ -359,6 +359,12 @@ class Store:
     async def mark_notice_closed(self, notice_id: str) -> None:
         await self.open_notices.delete_one({"_id": notice_id})
 
+    async def notice_heads(self, notice_ids: list[str]) -> list[Doc]:
+        """Several notice heads in one pass (FerretDB scans once instead of once per id)."""
+        if not notice_ids:
+            return []
+        return await self.notices.find({"_id": {"$in": notice_ids}}).to_list()
+
     async def open_notice_ids(self) -> list[str]:
         return [d["_id"] for d in await self.open_notices.find({}, {"_id": 1}).to_list()]
 
