@@ -19,7 +19,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts import Article, ArticleBlock, BroadcastTarget, Button, Message, NewsPreference, citizen_key
+from contracts import (
+    Article,
+    ArticleBlock,
+    BroadcastLifecycle,
+    BroadcastTarget,
+    Button,
+    ChannelProgress,
+    Message,
+    NewsPreference,
+    citizen_key,
+)
 from servicekit.ids import derived_id
 from servicekit.registry import OfficialAccount, Registry
 from servicekit.text import fold
@@ -688,6 +698,46 @@ def progress(campaign: dict[str, Any], rows: list[CountRow], rate_cap: float) ->
     return {"article_broadcast": article, "direct_messages": direct}
 
 
+CHANGE_OF_ACTION = {
+    "approve": "approved",
+    "start": "started",
+    "pause": "paused",
+    "resume": "resumed",
+    "cancel": "cancelled",
+    "finish": "finished",
+}
+
+
+def _channel(p: dict[str, Any] | None) -> ChannelProgress:
+    p = p or {}
+    return ChannelProgress(
+        targeted=int(p.get("targeted", 0)),
+        reachable=int(p.get("reachable", 0)),
+        sent=int(p.get("sent", 0)),
+        failed=int(p.get("failed", 0)),
+        skipped=int(p.get("skipped", 0)),
+    )
+
+
+def lifecycle_event(
+    campaign_id: str, change: str, seq: object, now: datetime, oa_ids: list[str], prog: dict[str, Any] | None
+) -> BroadcastLifecycle:
+    """A news.broadcasts.v1 record; its id derives from (campaign, change, seq) so re-publishing is harmless."""
+    prog = prog or {}
+    event_id = derived_id("news-lifecycle", campaign_id, change, seq)
+    return BroadcastLifecycle(
+        event_id=event_id,
+        occurred_at=now,
+        producer="news",
+        correlation_id=campaign_id,
+        campaign_id=campaign_id,
+        change=change,  # type: ignore[arg-type]
+        oa_ids=oa_ids,
+        article_broadcasts=_channel(prog.get("article_broadcast")),
+        direct_messages=_channel(prog.get("direct_messages")),
+    )
+
+
 # --- Rate -------------------------------------------------------------------------------------
 class TokenBucket:
     """Commands per second with a small burst; time is passed in (monotonic seconds)."""
@@ -709,6 +759,10 @@ class TokenBucket:
         granted = min(want, int(self._tokens))
         self._tokens -= granted
         return granted
+
+    def refund(self, n: int) -> None:
+        """Give back tokens taken but not used."""
+        self._tokens = min(self.capacity, self._tokens + n)
 
     def wait_s(self, now: float) -> float:
         """Seconds until one token is available."""

@@ -72,7 +72,7 @@ _DIGITS = re.compile(r"\d+")
 _EMERGENCY_NUMBERS = frozenset({"113", "114", "115", "111", "112"})
 _CHAR_SIZES = (3, 4, 5)
 _WORD_WEIGHT = 1.0
-_CHAR_WEIGHT = 0.6
+_CHAR_WEIGHT = 0.4
 _ACTIVE_GRADIENT = 0.02
 
 
@@ -169,9 +169,9 @@ def train(
     examples: Iterable[tuple[NormalizedText, str]],
     *,
     labels: Sequence[str] = INTENTS,
-    epochs: int = 8,
-    learning_rate: float = 0.8,
-    l2: float = 1e-4,
+    epochs: int = 10,
+    learning_rate: float = 2.0,
+    l2: float = 1e-5,
     seed: int = 20260101,
 ) -> Model:
     """Fit a multinomial logistic regression by SGD; the same inputs always give the same model."""
