@@ -74,6 +74,9 @@ _CHAR_SIZES = (3, 4, 5)
 _WORD_WEIGHT = 1.0
 _CHAR_WEIGHT = 0.4
 _ACTIVE_GRADIENT = 0.02
+# Softmax temperature at prediction time. Plain SGD with early stopping leaves the model
+# under-confident; 0.6 minimised the log-loss of 5-fold cross-validation on the training set.
+TEMPERATURE = 0.6
 
 
 def _word(token: str, text: NormalizedText) -> str:
@@ -127,6 +130,7 @@ class Model:
     bias: tuple[float, ...]
     word_weights: Mapping[str, tuple[float, ...]]
     char_weights: Mapping[str, tuple[float, ...]]
+    temperature: float = TEMPERATURE
 
     def probabilities(self, text: NormalizedText) -> list[tuple[str, float]]:
         """(intent, probability) for every intent, most probable first (ties by label order)."""
@@ -138,9 +142,11 @@ class Model:
         known_chars = [row for row in map(self.char_weights.get, chars) if row is not None]
         word_sum = _column_sums(known_words, len(self.labels))
         char_sum = _column_sums(known_chars, len(self.labels))
-        scores = [b + word_scale * w + char_scale * c for b, w, c in zip(self.bias, word_sum, char_sum, strict=True)]
-        ranked = sorted(zip(self.labels, _softmax(scores), strict=True), key=lambda p: -p[1])
-        return ranked
+        scores = [
+            (b + word_scale * w + char_scale * c) / self.temperature
+            for b, w, c in zip(self.bias, word_sum, char_sum, strict=True)
+        ]
+        return sorted(zip(self.labels, _softmax(scores), strict=True), key=lambda p: -p[1])
 
     def to_json(self) -> str:
         """Serialise (for inspection or caching); `from_json` restores an identical model."""
@@ -150,6 +156,7 @@ class Model:
                 "bias": self.bias,
                 "word_weights": self.word_weights,
                 "char_weights": self.char_weights,
+                "temperature": self.temperature,
             },
             sort_keys=True,
         )
@@ -162,6 +169,7 @@ class Model:
             bias=tuple(raw["bias"]),
             word_weights={k: tuple(v) for k, v in raw["word_weights"].items()},
             char_weights={k: tuple(v) for k, v in raw["char_weights"].items()},
+            temperature=raw["temperature"],
         )
 
 
