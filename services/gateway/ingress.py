@@ -5,6 +5,10 @@ answer in time, appended and fsynced to the local spool, which a background task
 order. While the spool holds records, new events join it too, so that no event overtakes an older
 one. 401 bad signature or stale timestamp, 400 malformed, 413 too large, 503 when neither Kafka nor
 the spool can take the event.
+
+The ingress owns its producer's lifecycle (not the kit's producer context) so that it starts and
+stops while Kafka is unreachable: the producer is started in the background (webhooks are spooled
+until it is up), and stopping it is bounded (see `_stop_producer`).
 """
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from aiohttp import web
+from aiokafka.errors import KafkaConnectionError
 from prometheus_client import Counter, Gauge
 
 from contracts import citizen_key, utcnow
 from contracts.topics import ZALO_EVENTS
 from servicekit.logs import pii
+from servicekit.producer import EventProducer
 from servicekit.runner import serve
 from servicekit.service import KIT, Kit, service_app
 from services.gateway.domain import (
@@ -77,9 +83,78 @@ INGRESS = web.AppKey("ingress", Ingress)
 
 
 def create_app(settings: IngressSettings, clock: Callable[[], datetime] = utcnow) -> web.Application:
-    app = service_app(settings, uses_mongo=False, kafka_gates_readiness=False, extra_contexts=[_ingress_ctx(clock)])
+    app = service_app(
+        settings,
+        uses_mongo=False,
+        uses_producer=False,
+        kafka_gates_readiness=False,
+        extra_contexts=[_producer_ctx, _ingress_ctx(clock)],
+    )
     app.router.add_post(settings.webhook_path, webhook)
     return app
+
+
+async def _producer_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The producer, started in the background: the ingress must come up (and spool) without Kafka."""
+    kit = app[KIT]
+    settings = kit.settings
+    producer = EventProducer(settings.kafka_bootstrap, kit.metrics, settings.topic_prefix, settings.service_name)
+    starter = asyncio.create_task(_start_producer(kit, producer))
+    yield
+    starter.cancel()
+    await asyncio.gather(starter, return_exceptions=True)
+    kit.producer = None
+    await _stop_producer(producer, STOP_GRACE_S)
+
+
+STOP_GRACE_S = 5.0
+
+
+async def _start_producer(kit: Kit, producer: EventProducer) -> None:
+    attempt = 0
+    while True:
+        try:
+            await producer.start()
+        except Exception as exc:
+            attempt += 1
+            if attempt == 1 or attempt % 30 == 0:
+                log.warning(
+                    "kafka unreachable at start; spooling until it answers", extra={"error": type(exc).__name__}
+                )
+            await asyncio.sleep(min(5.0, 0.2 * attempt))
+            continue
+        kit.producer = producer
+        if attempt:
+            log.info("kafka producer started", extra={"attempts": attempt + 1})
+        return
+
+
+async def _stop_producer(producer: EventProducer, grace_s: float) -> None:
+    """Flush and close, but never wait forever: aiokafka keeps a batch whose partition leader is known
+    but unreachable until it can be sent (batches only expire without a leader), so `stop()` hangs
+    while Kafka is down. By now every webhook handler has finished (aiohttp runs cleanup after them),
+    so each unsent record was either acknowledged earlier or timed out and was spooled: failing the
+    leftovers loses nothing."""
+    stopping = asyncio.create_task(producer.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=grace_s)
+    if not done:
+        log.warning("kafka unreachable at shutdown: dropping unsent copies (all are in the spool)")
+        accumulator = getattr(getattr(producer, "_producer", None), "_message_accumulator", None)
+        if accumulator is not None:  # aiokafka <0.15 internals; see the docstring
+            accumulator.fail_all(KafkaConnectionError("shutting down while Kafka is unreachable"))
+            _consume_failures(accumulator)
+        else:
+            stopping.cancel()
+    await asyncio.gather(stopping, return_exceptions=True)
+
+
+def _consume_failures(accumulator: object) -> None:
+    """Mark the failed batches' internal waiters as seen (nobody awaits them any more)."""
+    batches = [b for queue in getattr(accumulator, "_batches", {}).values() for b in queue]
+    for batch in [*batches, *getattr(accumulator, "_pending_batches", ())]:
+        waiter = getattr(batch, "_drain_waiter", None)
+        if isinstance(waiter, asyncio.Future) and waiter.done() and not waiter.cancelled():
+            waiter.exception()
 
 
 def _ingress_ctx(clock: Callable[[], datetime]):
@@ -104,8 +179,9 @@ def _ingress_ctx(clock: Callable[[], datetime]):
         drainer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await drainer
-        with contextlib.suppress(Exception):
-            await _drain_once(state)  # best effort before the producer closes
+        if kit.producer is not None and state.spool.pending():
+            with contextlib.suppress(Exception):  # best effort before the producer closes
+                await _drain_once(state, settings.publish_timeout_s)
 
     return ctx
 
@@ -180,8 +256,7 @@ def _verify(state: Ingress, request: web.Request, raw: bytes):
 async def _make_durable(state: Ingress, key: bytes, value: bytes) -> str:
     """'accepted' (Kafka acked), 'spooled' (fsynced locally) or 'unavailable'."""
     producer = state.kit.producer
-    assert producer is not None
-    if not state.spool.pending():
+    if producer is not None and not state.spool.pending():
         try:
             await asyncio.wait_for(
                 producer.publish_raw(producer.physical(ZALO_EVENTS), key, value, ()), state.settings.publish_timeout_s
@@ -199,12 +274,12 @@ async def _make_durable(state: Ingress, key: bytes, value: bytes) -> str:
     return "spooled"
 
 
-async def _drain_once(state: Ingress) -> int:
+async def _drain_once(state: Ingress, timeout_s: float = 10.0) -> int:
     producer = state.kit.producer
     assert producer is not None
 
     async def publish(key: bytes, value: bytes) -> None:
-        await asyncio.wait_for(producer.publish_raw(producer.physical(ZALO_EVENTS), key, value, ()), 10.0)
+        await asyncio.wait_for(producer.publish_raw(producer.physical(ZALO_EVENTS), key, value, ()), timeout_s)
         state.kit.metrics.published.labels(ZALO_EVENTS).inc()
 
     sent = await state.spool.drain(publish)
@@ -214,7 +289,7 @@ async def _drain_once(state: Ingress) -> int:
 
 async def _drain_forever(state: Ingress) -> None:
     while True:
-        if state.spool.pending():
+        if state.spool.pending() and state.kit.producer is not None:
             try:
                 sent = await _drain_once(state)
                 if sent:

@@ -49,9 +49,7 @@ PAYLOAD_UNSUBSCRIBE = "#tin-huy"
 READ_MORE_LINE = "Xem chi tiết: {link}"
 LINK_ONLY_BODY = "Xem chi tiết tại: {link}"
 LATEST_PREFIX = "Tin mới nhất: "
-NO_NEWS_YET = (
-    "Dạ, hiện chưa có tin mới nào ạ. Khi Công an có thông báo, em sẽ gửi đến Anh/Chị qua kênh Zalo này ạ."
-)
+NO_NEWS_YET = "Dạ, hiện chưa có tin mới nào ạ. Khi Công an có thông báo, em sẽ gửi đến Anh/Chị qua kênh Zalo này ạ."
 TAG_FORMAT = "Phường {ward}"
 
 ROLE_EDITOR = "editor"
@@ -142,13 +140,14 @@ def validate_spec(spec: CampaignSpec, registry: Registry, now: datetime, toleran
         errors["body"] = "an article needs a body or a link"
     if not spec.channels.article and not spec.channels.direct:
         errors["channels"] = "choose at least one channel"
-    if spec.channels.direct and "link" not in errors and "title" not in errors and "summary" not in errors:
+    custom = bool(spec.dm_text and spec.dm_text.strip())
+    if spec.channels.direct and (custom or not ({"title", "summary"} & errors.keys())):
         text = dm_text(spec)
         if len(text) > TEXT_MAX:
-            errors["dm_text" if spec.dm_text else "summary"] = (
+            errors["dm_text" if custom else "summary"] = (
                 f"the direct message would be {len(text)} characters; Zalo accepts at most {TEXT_MAX}"
             )
-    errors.update(_target_errors(spec.target, spec.channels, registry))
+    errors.update(target_errors(spec.target, spec.channels, registry))
     if spec.send_at is not None:
         if spec.send_at.tzinfo is None:
             errors["send_at"] = "must include a timezone"
@@ -157,7 +156,7 @@ def validate_spec(spec: CampaignSpec, registry: Registry, now: datetime, toleran
     return errors
 
 
-def _target_errors(target: Target, channels: Channels, registry: Registry) -> dict[str, str]:
+def target_errors(target: Target, channels: Channels, registry: Registry) -> dict[str, str]:
     errors: dict[str, str] = {}
     if not (target.everyone or target.oa_keys or target.wards or target.topics):
         errors["target"] = "choose everyone, OAs, wards or topics"
@@ -409,7 +408,14 @@ def _replayed(s: Subscriber, event_id: str, suppress: tuple[str, ...], release: 
 
 
 def on_follow(
-    current: Subscriber | None, *, oa_id: str, user_id: str, oa_ward: str | None, ts_ms: int, event_id: str, now: datetime
+    current: Subscriber | None,
+    *,
+    oa_id: str,
+    user_id: str,
+    oa_ward: str | None,
+    ts_ms: int,
+    event_id: str,
+    now: datetime,
 ) -> SubscriberChange:
     """A follow (webhook or follower sync). Older than the membership we hold: ignored."""
     base = current or Subscriber(oa_id=oa_id, user_id=user_id)

@@ -28,7 +28,7 @@ from services.news import domain
 from services.news.auth import TokenVerifier
 from services.news.domain import CampaignSpec, Subscriber, SubscriberChange
 from services.news.settings import NewsSettings
-from services.news.store import NewsStore
+from services.news.store import KeyedLocks, NewsStore
 
 log = logging.getLogger("news.handlers")
 
@@ -108,6 +108,7 @@ class Deps:
     verifier: TokenVerifier
     clock: Callable[[], datetime]
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    locks: KeyedLocks = field(default_factory=KeyedLocks)
 
 
 def _event_time(ts_ms: int, now: datetime) -> datetime:
@@ -160,12 +161,20 @@ async def on_zalo_event(event: ZaloEvent, deps: Deps) -> list[Outgoing]:
     if not event.user_id or not event.oa_id:
         return []
     now = deps.clock()
+    key = citizen_key(event.oa_id, event.user_id)
     if event.direction == "inbound":
-        await deps.store.touch_interaction(event.oa_id, event.user_id, _event_time(event.zalo_timestamp_ms, now))
+        async with deps.locks(key):
+            await deps.store.touch_interaction(event.oa_id, event.user_id, _event_time(event.zalo_timestamp_ms, now))
         deps.metrics.registry_changes.labels("interaction").inc()
         return []
     if event.event_name not in ("follow", "unfollow"):
         return []
+    async with deps.locks(key):
+        return await _membership(event, deps, now)
+
+
+async def _membership(event: ZaloEvent, deps: Deps, now: datetime) -> list[Outgoing]:
+    assert event.user_id is not None
     oa = deps.registry.by_id(event.oa_id)
     if oa is None:
         log.warning("follow event of an OA missing from the registry", extra={"event": event.event_name})
@@ -202,6 +211,13 @@ async def on_citizen_intent(intent: CitizenIntent, deps: Deps) -> list[Outgoing]
         return []
     if pref.action == "latest":
         return [await _latest_reply(intent, deps)]
+    async with deps.locks(citizen_key(intent.oa_id, intent.user_id)):
+        return await _preference(intent, deps)
+
+
+async def _preference(intent: CitizenIntent, deps: Deps) -> list[Outgoing]:
+    pref = intent.preference
+    assert pref is not None
     current = await deps.store.get_subscriber(citizen_key(intent.oa_id, intent.user_id))
     change = domain.on_preference(
         current,

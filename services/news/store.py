@@ -5,21 +5,28 @@ Collections:
   compare-and-set on a version `v`; the last interaction is a separate `$max` so it never races them.
 - `suppressions`: "{reason}:{oa_id}:{user_id}" markers written on unfollow/opt-out; running campaigns
   check them right before each send (their delivery records were planned earlier).
-- `campaigns`: the campaign, its state, counters, the resumable cursor and an outbox of lifecycle
-  events written in the same update as each state change.
+- `campaigns`: the campaign as editors see it, its state and an outbox of lifecycle events written in
+  the same update as each state change;
+- `fanout`: the runner's own bookkeeping per campaign (articles produced, plan counts, the resumable
+  cursor, counters), written only by the holder of the campaign's lease;
 - `deliveries`: one record per (campaign, recipient) and per (campaign, OA) for broadcasts; `_id` is
   the unique key (`{campaign_id}.dm.{hash}` / `{campaign_id}.article.{oa_id}`), so a replan or a
   restart can never plan a recipient twice.
 - `leases`: one runner per campaign across replicas (owner + expiry, taken with findAndModify).
 
-FerretDB 1.24 (SQLite backend) answers most queries with a scan; the hot paths of the fan-out are
-therefore inserts (duplicate key = already done), one streaming cursor per phase and single-document
-updates of the (small) campaigns collection.
+FerretDB 1.24 (SQLite backend) answers most queries with a scan, and applies update operators as
+read-modify-write without isolation: two concurrent updates of one document can lose one (measured:
+300 + 300 concurrent `$inc` gave 277). Hence one writer per document where possible (the `fanout`
+split), in-process locks around the others (`KeyedLocks`), and hot paths made of inserts (a
+duplicate key means "already done") and streaming cursors. MongoDB needs none of this but is not
+harmed by it.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -85,6 +92,27 @@ def subscriber_from_doc(d: dict[str, Any]) -> Subscriber:
     )
 
 
+class KeyedLocks:
+    """One asyncio lock per key (a campaign, a citizen): this replica never races itself on a document."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._users: dict[str, int] = {}
+
+    @asynccontextmanager
+    async def __call__(self, key: str) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._users[key] = self._users.get(key, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._users[key] -= 1
+            if not self._users[key]:
+                del self._users[key]
+                del self._locks[key]
+
+
 def _dm_range(campaign_id: str, after: str = "") -> dict[str, Any]:
     # '/' sorts right after '.', so [C.dm., C.dm/) is exactly campaign C's direct-message records.
     low = after or f"{campaign_id}.dm."
@@ -99,6 +127,7 @@ class NewsStore:
         self.subscribers = db["subscribers"]
         self.suppressions = db["suppressions"]
         self.campaigns = db["campaigns"]
+        self.fanout = db["fanout"]
         self.deliveries = db["deliveries"]
         self.leases = db["leases"]
 
@@ -224,10 +253,6 @@ class NewsStore:
             {"_id": campaign_id, **condition}, update, return_document=ReturnDocument.AFTER
         )
 
-    async def set_campaign(self, campaign_id: str, fields: dict[str, Any], condition: dict[str, Any] | None = None) -> bool:
-        result = await self.campaigns.update_one({"_id": campaign_id, **(condition or {})}, {"$set": fields})
-        return result.matched_count == 1
-
     async def campaigns_to_run(self, now: datetime) -> list[dict[str, Any]]:
         query = {
             "$or": [
@@ -239,9 +264,33 @@ class NewsStore:
         return await self.campaigns.find(query, {"outbox": 0}).to_list()
 
     async def oldest_running_plan(self) -> datetime | None:
-        docs = await self.campaigns.find({"state": {"$in": ["running", "paused"]}}, {"plan.started_at": 1}).to_list()
+        ids = [
+            d["_id"] for d in await self.campaigns.find({"state": {"$in": ["running", "paused"]}}, {"_id": 1}).to_list()
+        ]
+        if not ids:
+            return None
+        docs = await self.fanout.find({"_id": {"$in": ids}}, {"plan": 1}).to_list()
         starts = [d["plan"]["started_at"] for d in docs if (d.get("plan") or {}).get("started_at")]
         return min(starts) if starts else None
+
+    # --- the runner's bookkeeping -----------------------------------------------------------
+    async def get_fanout(self, campaign_id: str) -> dict[str, Any]:
+        return await self.fanout.find_one({"_id": campaign_id}) or {"_id": campaign_id}
+
+    async def update_fanout(
+        self, campaign_id: str, update: dict[str, Any], condition: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        """Update the runner's document (created on first use); None if `condition` failed."""
+        return await self.fanout.find_one_and_update(
+            {"_id": campaign_id, **(condition or {})},
+            update,
+            upsert=condition is None,
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def lease_owner(self, name: str) -> str | None:
+        doc = await self.leases.find_one({"_id": name})
+        return doc.get("owner") if doc else None
 
     async def finished_campaigns(self, limit: int) -> list[dict[str, Any]]:
         cursor = self.campaigns.find({"state": "finished"}, {"outbox": 0}).sort("finished_at", DESCENDING)
@@ -275,9 +324,11 @@ class NewsStore:
     async def count_dm(self, campaign_id: str) -> int:
         return await self.deliveries.count_documents({"_id": _dm_range(campaign_id)})
 
-    async def mark_skipped(self, delivery_id: str, reason: str, stage: str, now: datetime) -> None:
+    async def mark_skipped(
+        self, delivery_id: str, reason: str, stage: str, now: datetime, from_status: str = "pending"
+    ) -> None:
         await self.deliveries.update_one(
-            {"_id": delivery_id, "status": "pending"},
+            {"_id": delivery_id, "status": from_status},
             {"$set": {"status": "skipped", "reason": reason, "stage": stage, "updated_at": now}},
         )
 
@@ -320,7 +371,13 @@ class NewsStore:
             {"$match": {"campaign_id": campaign_id}},
             {
                 "$group": {
-                    "_id": {"kind": "$kind", "status": "$status", "reason": "$reason", "code": "$zalo_error", "stage": "$stage"},
+                    "_id": {
+                        "kind": "$kind",
+                        "status": "$status",
+                        "reason": "$reason",
+                        "code": "$zalo_error",
+                        "stage": "$stage",
+                    },
                     "n": {"$sum": 1},
                 }
             },

@@ -75,9 +75,7 @@ async def fetch(
         if not host_allowed(url, allowed, loopback):
             raise Refused("host")
         try:
-            async with session.get(
-                url, allow_redirects=False, timeout=aiohttp.ClientTimeout(total=timeout_s)
-            ) as resp:
+            async with session.get(url, allow_redirects=False, timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
                 if resp.status in (301, 302, 303, 307, 308) and resp.headers.get("Location"):
                     url = urljoin(url, resp.headers["Location"])
                     continue

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from contracts import CaseLifecycle
 from contracts.topics import REPORTS_LIFECYCLE
@@ -315,13 +315,15 @@ class CaseFeed:
             )
             try:
                 await consumer.start()
-                topic = self.settings.topic(REPORTS_LIFECYCLE)
-                await consumer.topics()
-                partitions = consumer.partitions_for_topic(topic) or set()
-                if not partitions:
-                    raise RuntimeError(f"topic {topic} has no partitions yet")
-                tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-                consumer.assign(tps)
+                # Without a group, subscribe() assigns every partition of the topic to this replica.
+                consumer.subscribe([self.settings.topic(REPORTS_LIFECYCLE)])
+                for _ in range(100):
+                    if consumer.assignment():
+                        break
+                    await asyncio.sleep(0.05)
+                tps = sorted(consumer.assignment())
+                if not tps:
+                    raise RuntimeError("no lifecycle partitions assigned yet")
                 ends = await consumer.end_offsets(tps)
                 for tp in tps:
                     consumer.seek(tp, ends[tp])

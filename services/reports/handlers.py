@@ -102,7 +102,9 @@ async def on_report_submitted(event: ReportSubmitted, deps: Deps) -> list[Outgoi
         case,
         notice_id=notices.notice_id_for(case.id, "ack"),
         kind="ack",
-        text=texts.ack(case.code, case["kind"], deps.unit_name(case.unit), case["anonymous"], doc["priority"] == "urgent"),
+        text=texts.ack(
+            case.code, case["kind"], deps.unit_name(case.unit), case["anonymous"], doc["priority"] == "urgent"
+        ),
         trigger=f"intake:{case.id}",
     )
     first = await store.get_change(case.id, 1)

@@ -143,7 +143,13 @@ async def _advance(deps: Deps, notice_id: str, decide: Decide) -> tuple[Doc, Sta
         new = decide(head, state)
         if new is None:
             return head, state
-        step = {"_id": step_id_of(notice_id, k + 1), "notice_id": notice_id, "step": k + 1, "at": ms(deps.clock()), "state": new}
+        step = {
+            "_id": step_id_of(notice_id, k + 1),
+            "notice_id": notice_id,
+            "step": k + 1,
+            "at": ms(deps.clock()),
+            "state": new,
+        }
         if await store.claim_notice_step(step):
             await store.refresh_notice(notice_id)
             if new["state"] in FINAL_NOTICE_STATES:

@@ -386,17 +386,13 @@ class Store:
 
     async def lease_attachment(self, attachment_id: str, attempt: int, now: datetime) -> bool:
         """Only one worker (of all replicas) makes attempt `attempt` of one download."""
-        return await self._claim(
-            self.attachment_leases, {"_id": f"{attachment_id}:{attempt:03d}", "at": ms(now)}
-        )
+        return await self._claim(self.attachment_leases, {"_id": f"{attachment_id}:{attempt:03d}", "at": ms(now)})
 
     async def reschedule_attachment(self, attachment_id: str, attempt: int, due_at: datetime, error: str) -> None:
         await self.attachment_queue.update_one(
             {"_id": attachment_id}, {"$set": {"attempt": attempt, "due_at": ms(due_at)}}
         )
-        await self.attachments.update_one(
-            {"_id": attachment_id}, {"$set": {"attempts": attempt, "last_error": error}}
-        )
+        await self.attachments.update_one({"_id": attachment_id}, {"$set": {"attempts": attempt, "last_error": error}})
 
     async def finish_attachment(self, attachment_id: str, fields: Doc) -> None:
         await self.attachments.update_one({"_id": attachment_id}, {"$set": fields})
@@ -411,7 +407,12 @@ class Store:
             return
         count = 0
         for n, offset in enumerate(range(0, len(data), chunk_bytes)):
-            chunk = {"_id": f"{sha256}:{n:06d}", "sha256": sha256, "n": n, "data": Binary(data[offset : offset + chunk_bytes])}
+            chunk = {
+                "_id": f"{sha256}:{n:06d}",
+                "sha256": sha256,
+                "n": n,
+                "data": Binary(data[offset : offset + chunk_bytes]),
+            }
             await self.chunks.replace_one({"_id": chunk["_id"]}, chunk, upsert=True)
             count += 1
         await self.blobs.replace_one(
@@ -469,4 +470,3 @@ class Store:
 
     async def close_handoff(self, handoff_id: str) -> None:
         await self.handoffs_open.delete_one({"_id": handoff_id})
-

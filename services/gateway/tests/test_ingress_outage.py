@@ -20,7 +20,9 @@ from aiohttp.test_utils import TestServer
 from contracts.topics import ZALO_EVENTS
 from devstack import kafka
 from devstack.paths import StackConfig
+from devstack.procs import StartError
 from devstack.topics import ensure_topics
+from servicekit.service import KIT
 from servicekit.testing import free_port, poll_until, unique
 from services.gateway.ingress import INGRESS, create_app
 from services.gateway.settings import IngressSettings
@@ -38,7 +40,15 @@ def private_kafka(infra, tmp_path_factory) -> Iterator[StackConfig]:
     cfg = replace(
         infra.cfg, run_dir=run_dir, kafka_port=free_port(), kafka_controller_port=free_port(), kafka_heap="384m"
     )
-    kafka.start(cfg)
+    for attempt in range(3):
+        try:
+            kafka.start(cfg)
+            break
+        except StartError as exc:
+            # devstack's random cluster id starts with "-" one time in 64 and kafka-storage reads it
+            # as an option ("expected one argument"); a new id is drawn on the next try.
+            if "storage format" not in str(exc) or attempt == 2:
+                raise
     yield cfg
     kafka.stop(cfg)
 
@@ -77,7 +87,7 @@ async def test_webhooks_are_spooled_while_kafka_is_down_and_published_in_order_a
         kafka_bootstrap=cfg.kafka_bootstrap,
         topic_prefix=prefix,
         spool_dir=tmp_path / "spool",
-        publish_timeout_s=0.5,
+        publish_timeout_s=1.0,
         spool_drain_interval_s=0.1,
     )
     user = random_user_id()
@@ -87,6 +97,7 @@ async def test_webhooks_are_spooled_while_kafka_is_down_and_published_in_order_a
         return text_webhook(user, texts[i], int(time.time() * 1000))
 
     first = await ingress_factory(settings)
+    await poll_until(lambda: _async(first.app[KIT].producer is not None), "the producer to start", timeout=30)
     assert await post(first, webhook(0)) == (200, {"status": "accepted"})
 
     await asyncio.to_thread(kafka.stop, cfg)
@@ -94,11 +105,14 @@ async def test_webhooks_are_spooled_while_kafka_is_down_and_published_in_order_a
     for i in (1, 2, 3):
         assert await post(first, webhook(i)) == (200, {"status": "spooled"})
     assert time.monotonic() - started < 2.0, "Zalo's 2 s budget holds while Kafka is away"
+    closing = time.monotonic()
     await first.close()
+    assert time.monotonic() - closing < 15, "shutting down does not wait for Kafka"
     assert spooled_on_disk(settings) == 3
 
     # The ingress restarts while Kafka is still down: it must come up and keep accepting.
     second = await ingress_factory(settings)
+    assert second.app[KIT].producer is None
     assert await post(second, webhook(4)) == (200, {"status": "spooled"})
     assert await post(second, webhook(5)) == (200, {"status": "spooled"})
 

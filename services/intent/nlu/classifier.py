@@ -1,8 +1,11 @@
 """Intent classifier: multinomial logistic regression over features of the normalised text.
 
-Pure Python and deterministic: features are folded word unigrams and bigrams plus character
-3–5-grams; training is plain SGD with L2 decay over a fixed-seed shuffle, so the same data always
-gives the same weights. About two thousand examples train in a few seconds on one core.
+Pure Python and deterministic. Features: folded word unigrams and bigrams, domain concepts (a small
+lexicon mapping synonyms to one feature), and character 3–5-grams (down-weighted), binary and
+L2-normalised. Training is SGD with sparse steps over a fixed-seed shuffle and a light L2 decay per
+epoch, so the same data always gives the same weights;
+about 2,500 examples train in about three seconds on one core. Probabilities are a softmax with a
+temperature fitted by cross-validation.
 """
 
 from __future__ import annotations
@@ -79,11 +82,74 @@ _ACTIVE_GRADIENT = 0.02
 TEMPERATURE = 0.6
 
 
+# Concept features: a domain lexicon that maps many surface words (folded unigrams and bigrams) to one
+# shared feature, so that a synonym seen rarely in training ("om sòm") borrows what its concept
+# ("noise") learned from the frequent ones.
+_CONCEPT_WORDS: dict[str, str] = {
+    "noise": "on|on ao|am i|om som|inh oi|ru ga|hat|hat hoc|karaoke|loa|nhac|la het|chui|cai nhau|chui boi"
+    "|xap xinh|am am|khoan|tieng on|lam phien|mat ngu|khong ngu|ngu khong|ron|nhac san|loa keo|keo keo",
+    "drinking": "nhau|say|xin|ruou|bia|say xin|nhau nhet|ruou bia|nhau say",
+    "encroach": "via he|long duong|lan chiem|chiem|chan loi|loi di|hanh lang|hang rong|dau xe|do xe|bai xe"
+    "|lan ra|tran ra|chan duong|chan cong|chan hem|buon ban",
+    "trash": "rac|xa rac|phe thai|xa ban|nuoc thai|vut rac|do rac|bo rac|ban thai|hoi thoi|mui hoi",
+    "racing": "dua xe|lang lach|boc dau|danh vong|toc do|phong nhanh|quai xe|chay an",
+    "gathering": "tu tap|tu ta|dong nguoi|bang nhom|nhom thanh nien|thanh nien|tu tap dong",
+    "theft": "trom|an cap|lay cap|mat cap|cuop|giat|moc tui|lay mat|lay trom|cuom|chom|ke gian|dot nhap"
+    "|be khoa|mat trom|an trom|bo tron|mang theo|cuop giat",
+    "fraud": "lua|lua dao|gia danh|mao danh|chiem doat|chuyen khoan|chuyen tien|otp|tien ao|dau tu|da cap"
+    "|vay online|app vay|gia mao|dat coc|bi lua|lua dao qua mang|sap|tong tien|hack",
+    "drugs": "ma tuy|thuoc lac|can sa|heroin|ke da|tiem chich|hang da|chat cam|hang cam",
+    "gambling": "danh bac|co bac|ca do|so de|danh de|lo de|dat cuoc|ca cuoc|song bac|xoc dia|danh bai",
+    "report": "to giac|to cao|trinh bao|bao an|lam don|khieu nai|nan nhan",
+    "status": "tinh trang|tien do|ket qua|xu ly|den dau|toi dau|sao roi|cap nhat|ma ho so|ma vu viec|da gui"
+    "|chua thay|phan hoi|tra cuu|giai quyet|tien trien|tiep nhan",
+    "rent": "tam tru|thue tro|phong tro|nha tro|o tro|thue nha|kt3|chu tro|nguoi thue|cho thue|thue phong"
+    "|day tro|khu tro|ky tuc xa|sinh vien",
+    "household": "thuong tru|ho khau|nhap khau|chuyen khau|cat khau|nhap ho khau|chuyen ho khau",
+    "away": "tam vang|di xa|vang nha|vang mat|di lam xa|xuat khau lao dong|du hoc|bo doi|nghia vu|quan su"
+    "|di nuoc ngoai|dinh cu|roi khoi|di khoi|lao dong|cong tac|di lam an|khoi dia phuong",
+    "guest": "luu tru|khach|o lai|o nho|ngu lai|qua dem|vai hom|may hom|vai ngay|may ngay|homestay|nha nghi"
+    "|khach san|len choi|len tham|vao choi|o choi|o tam|airbnb|may dem|vai dem",
+    "household_record": "so ho khau|tach ho|tach khau|chu ho|ct07|xac nhan cu tru|thong tin cu tru|dieu chinh"
+    "|co so du lieu|du lieu cu tru|noi cu tru|xac nhan noi|o rieng",
+    "identity": "can cuoc|cccd|cmnd|chung minh|chung minh thu|vneid|dinh danh|chip|sinh trac|the can cuoc"
+    "|cmt|cancuoc|muc 2|dinh danh dien tu",
+    "fire_rules": "pccc|phong chay|chua chay|binh chua chay|thoat hiem|tham dinh|tham duyet|nghiem thu|bao chay"
+    "|an toan chay no|chay no|loi thoat",
+    "vehicle": "xe may|o to|bien so|ca vet|cavet|sang ten|dang ky xe|xe dien|mo to|xe hoi|truoc ba|bien vang"
+    "|giay dang ky xe|chinh chu|doi chu|xe cu|xe moi",
+    "seal": "con dau|mau dau|khac dau|dau tron|dau noi|dau thu nho",
+    "where": "dia chi|o dau|so dien thoai|hotline|duong day nong|gio lam viec|may gio|tiep dan|tru so|lien he"
+    "|duong nao|cho nao|nam o|gan nhat|mo cua|dong cua|nghi trua|lam viec|thu 7|chu nhat|sap nhap",
+    "news": "tin|tin tuc|ban tin|thong bao|canh bao|nhan tin|theo doi|huy|tin moi|dang ky nhan|ngung nhan",
+    "person": "can bo|nguoi that|nhan vien|truc tiep|noi chuyen|gap|tu van vien|tong dai vien|nguoi|admin"
+    "|goi lai|lien he lai|trao doi",
+    "gratitude": "cam on|thanks|thank|cam on nhieu|biet on",
+    "hello": "chao|xin chao|alo|hello|hi|helo|he lo",
+    "guidance": "huong dan|tro giup|menu|chuc nang|ho tro|giup|su dung|cach dung|dich vu|lam duoc gi",
+    "danger": "cuu|chay|khoi|dam|chem|bat tinh|duoi nuoc|tai nan|mau|nguy hiem|dao|sung|gap|ngat",
+    "child": "con|be|tre|chau|con nho|tre em|so sinh|moi sinh",
+}
+_CONCEPTS: dict[tuple[str, ...], str] = {
+    tuple(phrase.split()): concept for concept, phrases in _CONCEPT_WORDS.items() for phrase in phrases.split("|")
+}
+
+
+def _concepts(words: Sequence[str]) -> list[str]:
+    found = []
+    for i, word in enumerate(words):
+        for phrase in ((word,), tuple(words[i : i + 2])):
+            concept = _CONCEPTS.get(phrase)
+            if concept is not None:
+                found.append("k:" + concept)
+    return found
+
+
 def _word(token: str, text: NormalizedText) -> str:
     if token.upper() in text.case_codes:
         return "<code>"
-    if token in _EMERGENCY_NUMBERS:
-        return token
+    if token in _EMERGENCY_NUMBERS or token[0].isalpha():
+        return token  # 113, and codes such as "ct01" / "ct07" / "kt3" that name different forms
     return _DIGITS.sub("0", token)
 
 
@@ -96,6 +162,7 @@ def featurize(text: NormalizedText) -> tuple[list[str], list[str]]:
     padded = ["<s>", *words, "</s>"]
     word_features = [f"w:{w}" for w in words]
     word_features += [f"b:{a}_{b}" for a, b in pairwise(padded)]
+    word_features += _concepts(words)
     joined = f" {' '.join(words)} "
     char_features = [
         joined[i : i + n] for n in _CHAR_SIZES for i in range(len(joined) - n + 1) if joined[i : i + n].strip()

@@ -4,11 +4,15 @@ A message describing danger happening now (fire, an attack, a robbery in progres
 drowning, being followed or threatened now, a cry for help) must reach the emergency answer even when
 the classifier disagrees. Reports of past events ("hôm qua bị trộm xe") must not.
 
-Each rule is a Vietnamese pattern (`vi_regex`) with the contexts that disarm it: an explicit past
-time, a hypothetical, an informational or procedural question, the wording of a formal report, or a
-habit ("hay đánh nhau"). Any sign that the danger is ongoing ("đang", "bây giờ", "kìa", "gấp")
-re-arms every rule. The same signs let `understand` veto a classifier "emergency" that no rule backs
-when the message is plainly about the past or a question.
+Rules are Vietnamese patterns (`vi_regex`) over the Telex view, so "cháy" (fire) typed with marks is
+never confused with "chạy" (run), while the same word typed without marks still matches. Benign
+collocations ("phòng cháy chữa cháy", "tra cứu", "đánh bạc") are masked first. Each rule lists the
+contexts that disarm it: an explicit past time, a hypothetical, an informational or procedural
+question, the wording of a formal report, a habit ("hay đánh nhau"), a question for a phone number.
+Any sign that the danger is ongoing ("đang", "bây giờ", "kìa", "gấp", "sợ quá") re-arms a rule,
+except that threats made by phone or online stay crime reports. The same contexts let `understand`
+veto a classifier "emergency" that no rule backs when the message is plainly about the past or a
+question.
 """
 
 from __future__ import annotations
@@ -45,17 +49,21 @@ class Assessment:
 # Collocations whose words would otherwise trigger a rule (fire-safety procedures, "tra cứu", ...).
 # They are blanked out of the view before any rule runs.
 _MASKS = vi_regex(
-    r"nghiên cứu|tra cứu|cứu hộ cứu nạn|cứu nạn cứu hộ|cứu nạn|cứu trợ|cứu xét|cứu vãn|cứu cánh"
-    r"|phòng cháy chữa cháy|phòng cháy|chống cháy|phòng chống cháy nổ|an toàn cháy nổ|nguy cơ cháy nổ"
+    # cứu / cháy in names, procedures and prevention
+    r"nghiên cứu|tra cứu|sơ cứu|cứu hộ cứu nạn|cứu nạn cứu hộ|cứu nạn|cứu trợ|cứu xét|cứu vãn|cứu cánh"
+    r"|phòng cháy chữa cháy|phòng cháy|chống cháy|chữa cháy|cứu hỏa|cấp cứu|cứu thương|pccc"
     r"|(?:hệ thống|thiết bị|chuông|đầu|tủ|còi|trung tâm) báo cháy|báo cháy tự động|bình chữa cháy"
     r"|bình cứu hỏa|vòi chữa cháy|họng nước chữa cháy|hệ thống chữa cháy|phương án chữa cháy"
-    r"|(?:cảnh sát|đội|lính|phòng|bên|trạm|trụ sở) (?:chữa cháy|cứu hỏa|pccc|cứu hộ)|pccc|liên lạc"
-    r"|mạo danh|giả danh|định danh|danh sách|danh tính|danh dự|danh nghĩa|điểm danh|nặc danh|ẩn danh"
-    r"|=bí danh|biệt danh|danh bạ|danh thiếp|danh hiệu|danh mục|công danh|chức danh|=dành"
-    r"|chữa cháy|cứu hỏa|cấp cứu|cứu thương|sơ cứu|nguy cơ cháy nổ|gây cháy nổ|phòng cháy nổ|chống cháy nổ"
+    r"|(?:cảnh sát|đội|lính|phòng|bên|trạm|trụ sở) (?:chữa cháy|cứu hỏa|pccc|cứu hộ)"
+    r"|phòng chống cháy nổ|an toàn cháy nổ|nguy cơ cháy nổ|gây cháy nổ|phòng cháy nổ|chống cháy nổ"
     r"|cháy nổ mùa khô|về cháy nổ|nguy hiểm cháy nổ|nguy cơ cháy|nguy cơ hỏa hoạn|phòng tránh cháy"
     r"|số (?:điện thoại |đt |máy |hotline |tổng đài )?(?:của )?(?:cấp cứu|cứu hỏa|cứu thương|cứu hộ"
     r"|báo cháy|công an|cảnh sát|trực ban|khẩn cấp)"
+    # real words that contain "danh" (so that plain "danh" can stand for "đánh"), "lạc", "đạp", "cầm"
+    r"|mạo danh|giả danh|định danh|danh sách|danh tính|danh dự|danh nghĩa|điểm danh|nặc danh|ẩn danh"
+    r"|=bí danh|biệt danh|danh bạ|danh thiếp|danh hiệu|danh mục|công danh|chức danh|=dành|liên lạc"
+    r"|xe đạp|đạp xe|bàn đạp|cầm đồ|cầm cố|tiệm cầm"
+    # đánh / giật that are not violence
     r"|đánh (?:bạc|đề|bài|lô|cắp|rơi|mất|giá|thuế|máy|dấu|thức|răng|số|vần|tiếng|cầu|cờ|bóng|golf|đàn"
     r"|trống|lừa|liều|đổi|điện)|điện thoại|giật mình|giật gân|bị giật tít"
 )
@@ -97,7 +105,7 @@ _CONTEXTS: tuple[tuple[_Context, re.Pattern[str]], ...] = (
             r"|hướng dẫn|kỹ năng|tuyên truyền|tập huấn|diễn tập|kiến thức|cảnh báo|bản tin|tin tức"
             r"|làm lại|cấp lại|cấp đổi|bảo hiểm|bồi thường|giám định|trích lục|hồ sơ|giấy tờ|phòng tránh"
             r"|phòng chống|phòng ngừa|để phòng|cách phòng|an toàn|căn cước|cccd|tạm trú|thường trú|cà vẹt"
-            r"|đăng ký|tình trạng|kết quả|mã số|tiến độ|tình hình|kỹ năng|thống kê"
+            r"|đăng ký|tình trạng|kết quả|mã số|tiến độ|tình hình|thống kê"
         ),
     ),
     (
@@ -126,7 +134,7 @@ _CONTEXTS: tuple[tuple[_Context, re.Pattern[str]], ...] = (
     ),
     (
         _Context.NUMBER,
-        vi_regex(r"số mấy|số nào|số bao nhiêu|số gì|là số|đầu số|số điện thoại|sđt|hotline|tổng đài"),
+        vi_regex(r"số mấy|số nào|số bao nhiêu|số gì|là số|đầu số|số điện thoại|hotline|tổng đài"),
     ),
 )
 
@@ -159,8 +167,16 @@ class _Rule:
     needs_ongoing: bool = False  # only fires with a sign that the danger is going on now
 
 
-def _rule(name: str, pattern: str, **options: object) -> _Rule:
-    return _Rule(name, vi_regex(pattern), **options)  # type: ignore[arg-type]
+def _rule(
+    name: str,
+    pattern: str,
+    *,
+    disarm: _Context = _Context.NONE,
+    hard_disarm: _Context = _Context.NONE,
+    raw: bool = False,
+    needs_ongoing: bool = False,
+) -> _Rule:
+    return _Rule(name, vi_regex(pattern), disarm, hard_disarm, raw, needs_ongoing)
 
 
 _RULES: tuple[_Rule, ...] = (
@@ -236,8 +252,8 @@ _RULES: tuple[_Rule, ...] = (
         r"|giật điện|bị điện giật|sập (?:nhà|tường|giàn giáo|cầu|trần|mái|công trình)|đổ sập|mắc kẹt"
         r"|bị kẹt|kẹt trong|kẹt thang máy|cây đổ (?:đè|trúng)|đè (?:lên )?người|tai nạn|đụng xe|tông xe"
         r"|bị tông|xe tông|va chạm|lật xe|xe lật|té xe|ngã xe|nằm bất động"
-        r"|nằm (?:bất tỉnh|giữa đường|trên đường|dưới đất|ven đường)(?! nào)|có người chết|chết người|xác chết|thi thể|ngạt khí|ngạt thở|gặp nguy hiểm"
-        r"|nguy kịch|sắp chết",
+        r"|nằm (?:bất tỉnh|giữa đường|trên đường|dưới đất|ven đường)(?! nào)|có người chết|chết người"
+        r"|xác chết|thi thể|ngạt khí|ngạt thở|gặp nguy hiểm|nguy kịch|sắp chết",
         disarm=_P | _H | _I,
     ),
     _rule(

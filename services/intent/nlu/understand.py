@@ -39,7 +39,8 @@ class Understanding:
 
 
 class Engine:
-    """A normaliser and a trained model; immutable once built, so safe to share between tasks."""
+    """A normaliser and a trained model. Read-only once built (the normaliser's per-token caches only
+    grow, one atomic dict write at a time), so one engine is shared by every task and thread."""
 
     def __init__(self, train_path: Path = DATA_DIR / "train.jsonl") -> None:
         examples = load_examples(train_path)
@@ -98,5 +99,9 @@ def _default_engine() -> Engine:
 
 
 def understand(text: str) -> Understanding:
-    """Intent, confidence, top-3 alternatives, entities and normalised text of one citizen message."""
+    """Intent, confidence, top-3 alternatives, entities and normalised text of one citizen message.
+
+    The first call trains the model (about three seconds, synchronously): a service should call it
+    once at start-up, e.g. `understand("")`, rather than on its first citizen's message.
+    """
     return _default_engine().understand(text)
