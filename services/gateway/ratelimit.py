@@ -14,7 +14,8 @@ replicas never exceeds the configured limit:
 A replica reserves up to `batch` slots per round trip (≤ 1% of the limit, so unused reserved slots
 cost little); a slot is only used in the window it was reserved for, and never in the last
 `guard_s` of a window, so a call cannot arrive at Zalo after the window it was counted in ended.
-When the window is full the caller sleeps until the next one (plus a little jitter).
+When the window is full the caller sleeps until the next one (plus a little jitter). After a -32 the
+window is closed for every replica (a marker document checked before each reservation).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class RateLimiter:
         self._pools: dict[str, tuple[int, int]] = {}  # lane → (window number, slots left)
         self._locks = {lane: asyncio.Lock() for lane in Lanes}
         self._full: dict[str, int] = {}  # lane → window known to be full for it (slots never come back)
+        self._cursors: dict[tuple[int, str], int] = {}  # (window, sequence) → next index to try
 
     def caps(self, lane: str) -> tuple[int, int | None]:
         """(cap on the window total, cap on campaign slots) for a lane."""
@@ -106,7 +108,7 @@ class RateLimiter:
         window = int(self._wall() // self.window_s)
         self._pools.clear()
         self._full = dict.fromkeys(Lanes, window)
-        await self._slots.close(self.key(window), self.limit, datetime.now(UTC))
+        await self._slots.close(self.key(window), datetime.now(UTC))
 
     def _take_local(self, lane: str, window: int) -> bool:
         pool = self._pools.get(lane)
@@ -119,18 +121,24 @@ class RateLimiter:
         """Take up to `batch` slots of this window for a lane; 0 when the lane's share is used up."""
         total_cap, campaign_cap = self._caps[lane]
         key = self.key(window)
+        if await self._slots.closed(key):
+            return 0
+        self._cursors = {k: v for k, v in self._cursors.items() if k[0] >= window}
         want = self.batch
+        if campaign_cap is not None:
+            want = await self._take(window, key, "c", want, campaign_cap)
+            if not want:
+                return 0
+        # Campaign slots taken just above are lost if the total is full: the window is over anyway.
+        return await self._take(window, key, "t", want, total_cap)
+
+    async def _take(self, window: int, key: str, seq: str, want: int, cap: int) -> int:
+        """Walk this replica's cursor until `want` or fewer slots below `cap` are ours (0: none left)."""
         while True:
-            now = datetime.now(UTC)
-            if campaign_cap is not None:
-                got, full = await self._slots.take(key, "c", want, campaign_cap, now)
-                if not got:
-                    if full:
-                        return 0
-                    continue  # another replica took those indices: try the next ones
-                want = got
-            got, full = await self._slots.take(key, "t", want, total_cap, now)
+            start = self._cursors.get((window, seq), 0)
+            if start >= cap:
+                return 0
+            self._cursors[(window, seq)] = start + want
+            got = await self._slots.take(key, seq, start, want, cap, datetime.now(UTC))
             if got:
                 return got
-            if full:
-                return 0  # (campaign slots taken just before are lost: the window is full anyway)

@@ -10,6 +10,10 @@ on FerretDB and on MongoDB alike. Updates are only made by the single owner of a
   highest version. Refresh leases are inserts of `{oa_id}:{version}:{generation}`.
 - sends: a claim per attempt generation (`{command_id}:{gen}`), then one outcome (`{command_id}`).
 - rate: one document per slot (`{window}:{sequence}:{index}`), indexes below the lane's cap.
+
+Lookups are by `_id` or by equality: FerretDB 1.24 pushes those down to SQLite, but not sorts,
+ranges or counts (a sorted find_one took 0.5 s over 10,000 documents), so nothing on a hot path
+sorts; the small token collections are the only sorted reads.
 """
 
 from __future__ import annotations
@@ -222,7 +226,12 @@ class SendStore:
         return await _insert(self._claims, doc | {"lease_until": until, "claimed_at": now} | fields)
 
     async def latest_claim(self, command_id: str) -> dict[str, Any] | None:
-        return await self._claims.find_one({"command_id": command_id}, sort=[("gen", DESCENDING)])
+        """The highest claim generation (generations are few: one per takeover)."""
+        latest = None
+        gen = 0
+        while (doc := await self._claims.find_one({"_id": f"{command_id}:{gen}"})) is not None:
+            latest, gen = doc, gen + 1
+        return latest
 
     async def outcome(self, command_id: str) -> dict[str, Any] | None:
         return await self._outcomes.find_one({"_id": command_id})
@@ -259,38 +268,40 @@ class SendStore:
 
 class RateSlots:
     """Numbered slots per window and sequence (`t`: all calls, `c`: campaign calls). Taking slots is
-    an unordered insert of the next indices: every index has one owner, none reaches the cap."""
+    an unordered insert of indices below the cap: every index has one owner. Each replica walks the
+    indices from 0 with its own cursor and learns about slots other replicas took from the inserts
+    that fail, so no read is needed; a closing marker (after -32) is the one read."""
 
     def __init__(self, db: AsyncDatabase) -> None:
         self._col = db[RATE_SLOTS]
 
     async def ensure_indexes(self) -> None:
-        await self._col.create_index([("k", ASCENDING), ("s", ASCENDING), ("i", DESCENDING)], name="window_seq_i")
         await self._col.create_index([("at", ASCENDING)], name="at")
 
-    async def take(self, window: str, seq: str, n: int, cap: int, now: datetime) -> tuple[int, bool]:
-        """(slots taken, full): up to `n` of the next free indices below `cap`."""
-        top = await self._col.find_one({"k": window, "s": seq}, {"i": 1}, sort=[("i", DESCENDING)])
-        start = top["i"] + 1 if top else 0
-        n = min(n, cap - start)
-        if n <= 0:
-            return 0, True
-        docs = [
-            {"_id": f"{window}:{seq}:{i}", "k": window, "s": seq, "i": i, "at": now} for i in range(start, start + n)
-        ]
+    async def take(self, window: str, seq: str, start: int, n: int, cap: int, now: datetime) -> int:
+        """Insert slots [start, start + n) ∩ [0, cap); returns how many of them are now ours."""
+        end = min(start + n, cap)
+        if end <= start:
+            return 0
+        docs = [{"_id": f"{window}:{seq}:{i}", "at": now} for i in range(start, end)]
         try:
             result = await self._col.insert_many(docs, ordered=False)
-        except BulkWriteError as exc:  # another replica took some of them first
-            return int(exc.details.get("nInserted", 0)), False
-        return len(result.inserted_ids), False
+        except BulkWriteError as exc:  # another replica took some (or all) of them first
+            return int(exc.details.get("nInserted", 0))
+        return len(result.inserted_ids)
 
-    async def close(self, window: str, limit: int, now: datetime) -> None:
-        """Zalo said -32: a slot beyond every cap makes the window full for every replica."""
+    async def close(self, window: str, now: datetime) -> None:
+        """Zalo said -32: mark the window full for every replica."""
         with contextlib.suppress(DuplicateKeyError):
-            await self._col.insert_one({"_id": f"{window}:t:{limit}", "k": window, "s": "t", "i": limit, "at": now})
+            await self._col.insert_one({"_id": f"{window}:closed", "at": now})
 
-    async def used(self, window: str, seq: str = "t") -> int:
-        return await self._col.count_documents({"k": window, "s": seq})
+    async def closed(self, window: str) -> bool:
+        return await self._col.find_one({"_id": f"{window}:closed"}, {"_id": 1}) is not None
+
+    async def used(self, window: str, seq: str = "t", cap: int = 100_000) -> int:
+        """Slots taken in a window (for tests and reports: probes every index)."""
+        ids = [f"{window}:{seq}:{i}" for i in range(cap)]
+        return await self._col.count_documents({"_id": {"$in": ids}})
 
     async def purge_before(self, cutoff: datetime) -> int:
         result = await self._col.delete_many({"at": {"$lt": cutoff}})

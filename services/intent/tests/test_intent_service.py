@@ -30,7 +30,9 @@ class Harness:
     reader: AIOKafkaConsumer
     records: dict[str, list]
 
-    async def send(self, user: str, name: str, n: int, *, text=None, attachments=(), location=None, direction="inbound"):
+    async def send(
+        self, user: str, name: str, n: int, *, text=None, attachments=(), location=None, direction="inbound"
+    ):
         event = ZaloEvent(
             event_id=f"zalo:{user}-{n}",
             occurred_at=utcnow(),
@@ -57,7 +59,9 @@ class Harness:
         for tp, recs in batch.items():
             logical = tp.topic.removeprefix(self.prefix)
             for r in recs:
-                self.records.setdefault(logical, []).append(MODELS[topic(logical).model_name].model_validate_json(r.value))
+                self.records.setdefault(logical, []).append(
+                    MODELS[topic(logical).model_name].model_validate_json(r.value)
+                )
 
     async def wait(self, logical: str, user: str, count: int, timeout: float = 30.0) -> list:
         async def enough():
@@ -144,7 +148,9 @@ async def test_report_form_with_location_and_two_photos_is_submitted_once(harnes
     assert replies
     await say("Tôi bị trộm xe máy Wave biển 59-X1 123.45 trước cửa nhà")
     await say("khoảng 10 giờ tối qua")
-    await say(name="user_send_location", location=Location(latitude=10.79, longitude=106.63, name="Hẻm 12 Lũy Bán Bích"))
+    await say(
+        name="user_send_location", location=Location(latitude=10.79, longitude=106.63, name="Hẻm 12 Lũy Bán Bích")
+    )
     await say(name="user_send_image", attachments=[Attachment(type="image", url="http://127.0.0.1:1/a.jpg")])
     await say(name="user_send_image", attachments=[Attachment(type="image", url="http://127.0.0.1:1/b.jpg")])
     await say("xong")

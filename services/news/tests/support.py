@@ -244,6 +244,9 @@ class Harness:
     async def campaign(self, campaign_id: str) -> dict[str, Any]:
         return await self.db["campaigns"].find_one({"_id": campaign_id})
 
+    async def fanout(self, campaign_id: str) -> dict[str, Any]:
+        return await self.db["fanout"].find_one({"_id": campaign_id}) or {}
+
     async def wait_state(self, campaign_id: str, state: str, timeout: float = 30.0) -> dict[str, Any]:
         async def check():
             c = await self.campaign(campaign_id)

@@ -200,8 +200,7 @@ async def test_unfollow_during_a_campaign_stops_that_recipient(infra, topic_pref
         await h.wait_state(campaign_id, "running")
 
         async def stream_done():
-            c = await h.campaign(campaign_id)
-            return (c.get("dm") or {}).get("stream_done")
+            return ((await h.fanout(campaign_id)).get("dm") or {}).get("stream_done")
 
         await poll_until(stream_done, "the fan-out to end", 30)
         sent_to = {c.user_id for c in (await h.commands()).dms(campaign_id)}
