@@ -47,10 +47,10 @@ def classify_main() -> int:
 
 def answer_lines(lines: Iterable[str], out: TextIO, default_oa: str = "tanphu") -> int:
     """Write, per input line `{"text", "oa"}`, the first reply a new citizen would get, in order."""
+    from servicekit.registry import DEFAULT_MERGERS, DEFAULT_REGISTRY
     from services.intent.conversation.model import Directory
     from services.intent.domain import first_reply
     from services.intent.knowledge import load_knowledge
-    from servicekit.registry import DEFAULT_MERGERS, DEFAULT_REGISTRY
 
     directory = Directory.from_config(
         json.loads(DEFAULT_REGISTRY.read_text(encoding="utf-8")),
