@@ -234,6 +234,16 @@ class Harness:
     async def commands(self) -> Commands:
         return Commands([OutboundCommand.model_validate_json(r.value) for r in await self.outbound.poll()])
 
+    async def settled_commands(self, quiet: float = 1.0) -> Commands:
+        """Everything on the topic once nothing new arrived for `quiet` seconds."""
+        seen, calm_since = -1, time.monotonic()
+        while True:
+            n = len(await self.outbound.poll())
+            if n != seen:
+                seen, calm_since = n, time.monotonic()
+            elif time.monotonic() - calm_since >= quiet:
+                return await self.commands()
+
     async def wait_commands(self, pred, what: str, timeout: float = 30.0) -> Commands:
         async def check():
             cmds = await self.commands()

@@ -203,7 +203,7 @@ async def test_unfollow_during_a_campaign_stops_that_recipient(infra, topic_pref
             return ((await h.fanout(campaign_id)).get("dm") or {}).get("stream_done")
 
         await poll_until(stream_done, "the fan-out to end", 30)
-        sent_to = {c.user_id for c in (await h.commands()).dms(campaign_id)}
+        sent_to = {c.user_id for c in (await h.settled_commands()).dms(campaign_id)}
         assert leaving not in sent_to and len(sent_to) == 7
         status, prog = await h.call("GET", f"/api/v1/campaigns/{campaign_id}/progress", EDITOR)
         assert status == 200
@@ -218,20 +218,18 @@ async def test_pause_resume_and_cancel(infra, topic_prefix):
         await h.wait_commands(lambda c: len(c.dms(campaign_id)) >= 2, "some messages")
         status, paused = await h.call("POST", path + "/pause", SUPERVISOR)
         assert status == 200 and paused["state"] == "paused"
-        await asyncio.sleep(1.0)  # let the runner notice; nothing is produced while paused
-        frozen = len((await h.commands()).dms(campaign_id))
-        await asyncio.sleep(1.5)
-        assert len((await h.commands()).dms(campaign_id)) == frozen
+        frozen = len((await h.settled_commands(quiet=1.5)).dms(campaign_id))
+        await asyncio.sleep(1.0)
+        assert len((await h.settled_commands()).dms(campaign_id)) == frozen, "nothing is produced while paused"
         status, resumed = await h.call("POST", path + "/resume", SUPERVISOR)
         assert status == 200 and resumed["state"] == "running"
         await h.wait_commands(lambda c: len(c.dms(campaign_id)) >= frozen + 3, "sending again")
         status, cancelled = await h.call("POST", path + "/cancel", SUPERVISOR)
         assert status == 200 and cancelled["state"] == "cancelled"
+        stopped = len((await h.settled_commands(quiet=1.5)).dms(campaign_id))
         await asyncio.sleep(1.0)
-        stopped = len((await h.commands()).dms(campaign_id))
-        await asyncio.sleep(1.5)
-        assert len((await h.commands()).dms(campaign_id)) == stopped < 30
-        dms = (await h.commands()).dms(campaign_id)
+        dms = (await h.settled_commands()).dms(campaign_id)
+        assert len(dms) == stopped < 30
         assert len({c.command_id for c in dms}) == len(dms), "no recipient twice across pause and resume"
 
 

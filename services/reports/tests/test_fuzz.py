@@ -59,4 +59,3 @@ async def test_fuzzing_the_api_finds_no_server_error(reports, tmp_path):
         text = out.decode(errors="replace")
         assert proc.returncode == 0, text[-4000:]
         assert "generated," in text and " failed" not in text.split("Test cases:")[-1], text[-2000:]
-        print(text)

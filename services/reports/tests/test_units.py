@@ -149,7 +149,7 @@ def test_bad_tokens_are_refused():
     auth = Authenticator(settings, UNITS)
     secret = DEV_JWT_SECRET.get_secret_value()
 
-    def token(**kw):
+    def token(secret=secret, **kw):
         args = {
             "sub": "u1",
             "role": "officer",
@@ -170,7 +170,7 @@ def test_bad_tokens_are_refused():
         f"Bearer {token(role='admin')}",
         f"Bearer {token(unit='nowhere')}",
         f"Bearer {token(unit=None)}",
-        f"Bearer {mint('another-secret-of-sufficient-length-1234', sub='u1', role='supervisor', unit=None, issuer=settings.jwt_issuer, audience=settings.jwt_audience)}",
+        f"Bearer {token(secret='another-secret-of-sufficient-length-1234')}",
         "Bearer " + jwt.encode({"sub": "u1", "role": "supervisor"}, key=None, algorithm="none"),  # type: ignore[arg-type]
     ]
     for header in bad:
