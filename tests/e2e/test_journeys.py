@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from servicekit.testing import unique
-from tests.e2e.system import System
+from tests.system import System
 
 pytestmark = pytest.mark.e2e
 

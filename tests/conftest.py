@@ -1,4 +1,4 @@
-"""One isolated system per test session: every service as its own process."""
+"""One isolated system per test session, shared by the e2e, observability and browser tests."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from tests.e2e.system import System, isolated_layout, start_system, stop_system
+from tests.system import System, isolated_layout, start_system, stop_system
 
 
 @pytest.fixture(scope="session")
