@@ -39,7 +39,7 @@ import jwt
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo import AsyncMongoClient
 
-from contracts.topics import ZALO_OUTBOUND
+from contracts.topics import ZALO_OUTBOUND, topic
 from devstack import ferretdb, kafka
 from devstack.paths import REPO_ROOT, StackConfig
 from devstack.topics import delete_prefixed, ensure_topics
@@ -235,9 +235,7 @@ class Outbound:
             bootstrap_servers=self.bootstrap, enable_auto_commit=False, max_poll_records=5000
         )
         await self._consumer.start()
-        await self._consumer.topics()  # fetch metadata of the fresh topic
-        parts = self._consumer.partitions_for_topic(self.topic) or set()
-        tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
+        tps = [TopicPartition(self.topic, p) for p in range(topic(ZALO_OUTBOUND).partitions)]
         self._consumer.assign(tps)
         await self._consumer.seek_to_beginning(*tps)
         self._task = asyncio.create_task(self._run())

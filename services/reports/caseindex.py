@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from bisect import bisect_left, bisect_right, insort
 from collections import Counter as Tally
@@ -68,24 +69,6 @@ class CaseSummary:
         return (self.created_ts, self.id)
 
 
-# Fields of a case document the index needs (everything else stays in MongoDB).
-SUMMARY_FIELDS = {
-    "code": 1,
-    "oa_key": 1,
-    "kind": 1,
-    "category": 1,
-    "priority": 1,
-    "ward": 1,
-    "source": 1,
-    "created_at": 1,
-    "description": 1,
-    "place_text": 1,
-    "attachments": 1,
-    "version": 1,
-    "current": 1,
-}
-
-
 def summary_from_doc(doc: dict[str, Any]) -> CaseSummary:
     current = doc["current"]
     description = doc.get("description") or ""
@@ -110,6 +93,59 @@ def summary_from_doc(doc: dict[str, Any]) -> CaseSummary:
         excerpt=description[:EXCERPT_CHARS],
         folded=fold(searchable),
         attachments=len(doc.get("attachments") or []),
+    )
+
+
+def encode_summary(s: CaseSummary) -> str:
+    """The summary as one JSON string: FerretDB scans a one-string document ~10 times faster than the case."""
+    return json.dumps(
+        [
+            s.code,
+            s.oa_key,
+            s.kind,
+            s.category,
+            s.priority,
+            s.status,
+            s.unit,
+            s.ward,
+            s.source,
+            s.created_at.isoformat(),
+            s.updated_at.isoformat(),
+            s.assignee,
+            s.version,
+            s.excerpt,
+            s.folded,
+            s.attachments,
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def decode_summary(case_id: str, text: str) -> CaseSummary:
+    (code, oa_key, kind, category, priority, status, unit, ward, source, created, updated, assignee, version, excerpt,
+     folded, attachments) = json.loads(text)  # fmt: skip
+    created_at = datetime.fromisoformat(created)
+    return CaseSummary(
+        id=case_id,
+        code=code,
+        oa_key=oa_key,
+        kind=kind,
+        category=category,
+        priority=priority,
+        status=status,
+        unit=unit,
+        ward=ward,
+        ward_folded=fold(ward or ""),
+        source=source,
+        created_at=created_at,
+        created_ts=created_at.timestamp(),
+        updated_at=datetime.fromisoformat(updated),
+        assignee=assignee,
+        version=int(version),
+        excerpt=excerpt,
+        folded=folded,
+        attachments=int(attachments),
     )
 
 
@@ -266,8 +302,24 @@ def _descending(keys: list[Key], after: Key | None, lo_ts: float | None, hi_ts: 
         yield key
 
 
+async def save_summary(store: Store, doc: dict[str, Any]) -> CaseSummary:
+    """Persist the list summary of a case (`case_summaries`), converging on the newest version.
+
+    On FerretDB concurrent writers may overwrite each other's summary; each writer re-reads the case after
+    writing and writes again if a newer version appeared, so the last writer leaves the newest summary.
+    """
+    for _ in range(20):
+        summary = summary_from_doc(doc)
+        await store.put_summary(summary.id, summary.version, encode_summary(summary))
+        latest = await store.get_case(summary.id)
+        if latest is None or int(latest["version"]) <= summary.version:
+            return summary
+        doc = latest
+    return summary_from_doc(doc)
+
+
 class CaseFeed:
-    """Loads the index from MongoDB, then follows reports.lifecycle.v1 (no consumer group: every replica
+    """Loads the index from the stored summaries, then follows reports.lifecycle.v1 (no consumer group: every replica
     reads every change). Positions are taken before the load, so no change between load and tail is missed."""
 
     def __init__(self, settings: ReportsSettings, store: Store, index: CaseIndex) -> None:
@@ -339,8 +391,8 @@ class CaseFeed:
         while True:
             attempt += 1
             try:
-                async for doc in self.store.scan_cases(SUMMARY_FIELDS):
-                    self.index.apply(summary_from_doc(doc))
+                async for record in self.store.scan_summaries():
+                    self.index.apply(decode_summary(record["_id"], record["s"]))
                 break
             except Exception as exc:
                 log.warning("case index load failed, retrying", extra={"error": type(exc).__name__})

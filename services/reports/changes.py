@@ -23,7 +23,7 @@ from servicekit.ids import derived_id, new_id
 from servicekit.producer import EventProducer, Outgoing
 from services.reports import domain, notices, texts
 from services.reports.auth import Principal
-from services.reports.caseindex import summary_from_doc
+from services.reports.caseindex import save_summary
 from services.reports.deps import PRODUCER_NAME, Deps
 from services.reports.domain import Change, InvalidTransition
 from services.reports.store import CaseView, Doc, change_id_of, ms
@@ -145,7 +145,7 @@ async def publish_change(deps: Deps, producer: EventProducer, change_doc: Doc) -
     doc = await store.get_case(change_doc["case_id"])
     if doc is None:
         raise LookupError(change_doc["case_id"])
-    deps.index.apply(summary_from_doc(doc))
+    deps.index.apply(await save_summary(store, doc))
     case = CaseView(doc)
     try:
         outgoing = await outgoing_of_change(deps, case, change_doc)

@@ -30,7 +30,7 @@ from servicekit.logs import pii
 from servicekit.producer import Outgoing
 from servicekit.registry import OfficialAccount
 from services.reports import notices, texts
-from services.reports.caseindex import summary_from_doc
+from services.reports.caseindex import save_summary
 from services.reports.changes import lifecycle
 from services.reports.deps import PRODUCER_NAME, Deps
 from services.reports.domain import (
@@ -85,7 +85,7 @@ async def on_report_submitted(event: ReportSubmitted, deps: Deps) -> list[Outgoi
         )
     if event.attachments:
         deps.attachments_wakeup.set()
-    deps.index.apply(summary_from_doc(doc))
+    deps.index.apply(await save_summary(store, doc))
     await store.audit(
         {
             "_id": derived_id("reports-audit-intake", case.id),

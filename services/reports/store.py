@@ -108,6 +108,7 @@ class Store:
         self.db = db
         self.cases = db["cases"]
         self.case_changes = db["case_changes"]
+        self.summaries = db["case_summaries"]
         self.case_codes = db["case_codes"]
         self.counters = db["counters"]
         self.outbox = db["outbox"]
@@ -237,6 +238,13 @@ class Store:
 
     async def scan_cases(self, projection: Mapping[str, Any] | None = None) -> AsyncIterator[Doc]:
         async for doc in self.cases.find({}, projection):
+            yield doc
+
+    async def put_summary(self, case_id: str, version: int, text: str) -> None:
+        await self.summaries.replace_one({"_id": case_id}, {"_id": case_id, "v": version, "s": text}, upsert=True)
+
+    async def scan_summaries(self) -> AsyncIterator[Doc]:
+        async for doc in self.summaries.find({}).batch_size(2000):
             yield doc
 
     # --- outbox of officer changes -----------------------------------------------------------------------
