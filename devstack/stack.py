@@ -27,6 +27,7 @@ DEFAULT_PORTS = {
     "intent": 8082,
     "reports": 8083,
     "news": 8084,
+    "console": 8085,
 }
 MODULES = {
     "zalosim": "zalosim",
@@ -35,6 +36,7 @@ MODULES = {
     "intent": "services.intent",
     "reports": "services.reports",
     "news": "services.news",
+    "console": "services.console",
 }
 ENV_PREFIX = {
     "zalosim": "ZALOSIM_",
@@ -43,6 +45,7 @@ ENV_PREFIX = {
     "intent": "INTENT_",
     "reports": "REPORTS_",
     "news": "NEWS_",
+    "console": "CONSOLE_",
 }
 
 
@@ -95,7 +98,35 @@ def service_env(cfg: StackConfig, layout: Layout, name: str) -> dict[str, str]:
         env[f"{p}ZALO_OAUTH_BASE"] = layout.url("zalosim")
     if name == "reports":
         env[f"{p}MEDIA_ALLOWED_HOSTS"] = json.dumps(["127.0.0.1", "localhost"])
+    if name == "console":
+        env |= console_env(layout)
     return env | {k: v for k, v in layout.extra_env.items() if k.startswith(p)}
+
+
+def console_env(layout: Layout) -> dict[str, str]:
+    """The console's links to the APIs and its development sign-in, with the dev secrets, issuers and
+    audiences the reports and news services accept in dev mode (their settings are the one source)."""
+    from services.news.settings import NewsSettings
+    from services.reports.settings import DEV_JWT_SECRET, ReportsSettings
+
+    def value(env_name: str, cls: type, field_name: str) -> str:
+        default = cls.model_fields[field_name].default
+        plain = default.get_secret_value() if hasattr(default, "get_secret_value") else str(default)
+        return layout.extra_env.get(env_name, plain)
+
+    return {
+        "CONSOLE_REPORTS_URL": layout.url("reports"),
+        "CONSOLE_NEWS_URL": layout.url("news"),
+        "CONSOLE_DEV_LOGIN": "true",
+        "CONSOLE_DEV_REPORTS_JWT_SECRET": layout.extra_env.get(
+            "REPORTS_JWT_HS256_SECRET", DEV_JWT_SECRET.get_secret_value()
+        ),
+        "CONSOLE_DEV_REPORTS_JWT_ISSUER": value("REPORTS_JWT_ISSUER", ReportsSettings, "jwt_issuer"),
+        "CONSOLE_DEV_REPORTS_JWT_AUDIENCE": value("REPORTS_JWT_AUDIENCE", ReportsSettings, "jwt_audience"),
+        "CONSOLE_DEV_NEWS_JWT_SECRET": value("NEWS_JWT_HS256_SECRET", NewsSettings, "jwt_hs256_secret"),
+        "CONSOLE_DEV_NEWS_JWT_ISSUER": value("NEWS_JWT_ISSUER", NewsSettings, "jwt_issuer"),
+        "CONSOLE_DEV_NEWS_JWT_AUDIENCE": value("NEWS_JWT_AUDIENCE", NewsSettings, "jwt_audience"),
+    }
 
 
 def _http_json(url: str, method: str = "GET", body: dict | None = None, timeout: float = 5.0) -> dict:

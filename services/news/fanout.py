@@ -503,12 +503,9 @@ class CampaignRunner:
             if status != "pending" or int(r.get("attempt", 1)) > 1:
                 already += 1  # produced by an earlier run of this slice: its outcome is back already
                 continue
+            # The window is the one seen when planning: a citizen who wrote again since is in a
+            # conversation with the OA anyway (and the egress enforces `not_after` as well).
             reason = domain.send_decision(r["closes_at"], now, suppressed.get(r["recipient"]))
-            if reason == "window_closed":
-                fresh = await self._fresh_window(r["recipient"], now)
-                if fresh is not None:
-                    r = {**r, "closes_at": fresh}
-                    reason = None
             if reason:
                 await self.store.mark_skipped(r["_id"], reason, "send", now)
                 skipped[reason] += 1
@@ -530,14 +527,6 @@ class CampaignRunner:
             raise Stop("cursor moved: another runner has the campaign")
         self.deps.metrics.slice_seconds.observe(time.monotonic() - started)
         return last_id
-
-    async def _fresh_window(self, key: str, now: datetime) -> datetime | None:
-        """The plan saw an older interaction; a newer one may have reopened the window."""
-        s = await self.store.get_subscriber(key)
-        if s is None or s.last_interaction_at is None:
-            return None
-        closes = domain.window_closes(s.last_interaction_at, self.window)
-        return closes if closes > now else None
 
     def _dm_command(self, r: dict[str, Any], message: Message, now: datetime) -> OutboundCommand:
         return OutboundCommand(

@@ -1,10 +1,11 @@
 """Proof that the dashboards and alert rules work against the real services.
 
-Starts a real Prometheus (Debian's binary, deploy/observability/install-tools.sh) on a free loopback port,
-scraping the running local stack (`python -m devstack up`) every second with the same job names the
-ServiceMonitors give in Kubernetes, and loading deploy/observability/alerts.yaml. Drives traffic through
-the Zalo simulator (citizens' messages, one Zalo error, one malformed record for the dead-letter path),
-waits for the scrapes, then runs every panel expression and every alert expression through Prometheus's
+Starts a real Prometheus (Debian's binary, deploy/observability/install-tools.sh) on a free loopback
+port, scraping the test session's isolated stack (the `system` fixture: every service its own process)
+each second with the job names the ServiceMonitors give in Kubernetes, and loading
+deploy/observability/alerts.yaml. Drives traffic through the Zalo simulator (citizens' messages, one
+Zalo error, one malformed record for the dead-letter path), waits for the scrapes, then runs every
+panel expression and every alert expression through Prometheus's
 HTTP API:
 
 - any query error fails;
@@ -13,7 +14,7 @@ HTTP API:
   Planned in docs/metrics.md (not emitted yet); both are printed;
 - every rule must evaluate without error in Prometheus's rule manager.
 
-Skips only when the stack is not running (nothing answers on the gateway ingress's port).
+Never skipped: the session fixture starts the stack.
 """
 
 from __future__ import annotations
@@ -40,9 +41,7 @@ import yaml
 from deploy.observability.queries import ALERTS_FILE, alert_queries, base_name, catalogue, panel_queries, usage
 from servicekit.registry import load_registry
 
-SERVICES = {"gateway-ingress": 8080, "gateway-egress": 8081, "intent": 8082, "reports": 8083, "news": 8084}
-SIMULATOR = "http://127.0.0.1:8900"
-KAFKA = "127.0.0.1:9092"
+JOBS = ("gateway-ingress", "gateway-egress", "intent", "reports", "news")
 SCRAPE_S = 1
 EXTERNAL = {"up"}  # Prometheus's own series
 
@@ -101,15 +100,29 @@ def _wait(what: str, check, timeout: float = 90.0) -> None:
     pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
-@pytest.fixture(scope="module")
-def stack() -> None:
-    if not _answers(f"http://127.0.0.1:{SERVICES['gateway-ingress']}/healthz"):
-        pytest.skip("the local stack is not running (start it with `python -m devstack up`)")
-    assert _answers(f"{SIMULATOR}/_sim/health"), "the stack runs but the Zalo simulator does not answer on :8900"
+@dataclass(frozen=True)
+class Stack:
+    """Where the session's services listen."""
+
+    services: dict[str, int]
+    simulator: str
+    kafka: str
+    topic_prefix: str
 
 
 @pytest.fixture(scope="module")
-def prometheus(prometheus_bin: Path, tmp_path_factory: pytest.TempPathFactory, stack: None) -> Iterator[Prometheus]:
+def stack(system) -> Stack:
+    layout = system.layout
+    return Stack(
+        services={job: layout.ports[job] for job in JOBS},
+        simulator=layout.url("zalosim"),
+        kafka=system.cfg.kafka_bootstrap,
+        topic_prefix=layout.topic_prefix,
+    )
+
+
+@pytest.fixture(scope="module")
+def prometheus(prometheus_bin: Path, tmp_path_factory: pytest.TempPathFactory, stack: Stack) -> Iterator[Prometheus]:
     work = tmp_path_factory.mktemp("prometheus")
     port = _free_port()
     config = {
@@ -122,7 +135,7 @@ def prometheus(prometheus_bin: Path, tmp_path_factory: pytest.TempPathFactory, s
                     {"targets": [f"127.0.0.1:{p}"], "labels": {"namespace": "devstack", "pod": f"{job}-0"}}
                 ],
             }
-            for job, p in SERVICES.items()
+            for job, p in stack.services.items()
         ],
     }
     (work / "prometheus.yml").write_text(yaml.safe_dump(config))
@@ -158,30 +171,34 @@ def prometheus(prometheus_bin: Path, tmp_path_factory: pytest.TempPathFactory, s
         shutil.rmtree(work / "data", ignore_errors=True)
 
 
-async def _publish_malformed() -> None:
+async def _publish_malformed(stack: Stack) -> None:
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka, acks="all", enable_idempotence=True)
     await producer.start()
     try:
-        await producer.send_and_wait("zalo.events.v1", b"not json: metrics check", key=b"0:observability-check")
+        await producer.send_and_wait(
+            stack.topic_prefix + "zalo.events.v1", b"not json: metrics check", key=b"0:observability-check"
+        )
     finally:
         await producer.stop()
 
 
 @pytest.fixture(scope="module")
-def traffic(prometheus: Prometheus) -> Prometheus:
+def traffic(prometheus: Prometheus, stack: Stack) -> Prometheus:
     """Citizens talk to three OAs; one reply meets a Zalo error; one malformed record is dead-lettered."""
     oas = [oa.key for oa in load_registry().oas[:3]]
     # Zalo user ids are decimal int64s; fresh ones, so that every run starts new conversations.
     base = 7_000_000_000_000_000_000 + uuid.uuid4().int % 10**15 * 1000
     for i, oa in enumerate(oas):
         for n in range(2):
-            _post(f"{SIMULATOR}/_sim/users/{oa}/{base + 10 * i + n}/text", {"text": "xin chào"})
+            _post(f"{stack.simulator}/_sim/users/{oa}/{base + 10 * i + n}/text", {"text": "xin chào"})
     # -201 "invalid parameter": permanent, not retried, so the command ends `failed` with a Zalo code.
-    _post(f"{SIMULATOR}/_sim/faults", {"kind": "zalo_error", "code": -201, "path": "/v3.0/oa/message/*", "count": 1})
-    _post(f"{SIMULATOR}/_sim/users/{oas[0]}/{base + 99}/text", {"text": "cho hỏi thủ tục tạm trú"})
-    asyncio.run(_publish_malformed())
+    _post(
+        f"{stack.simulator}/_sim/faults", {"kind": "zalo_error", "code": -201, "path": "/v3.0/oa/message/*", "count": 1}
+    )
+    _post(f"{stack.simulator}/_sim/users/{oas[0]}/{base + 99}/text", {"text": "cho hỏi thủ tục tạm trú"})
+    asyncio.run(_publish_malformed(stack))
     _wait(
         "the messages to be consumed and scraped",
         lambda: prometheus.series_count('zan_events_consumed_total{topic="zalo.events.v1"} > 0') > 0,
@@ -191,10 +208,10 @@ def traffic(prometheus: Prometheus) -> Prometheus:
     return prometheus
 
 
-def test_every_service_is_scraped(traffic: Prometheus) -> None:
+def test_every_service_is_scraped(traffic: Prometheus, stack: Stack) -> None:
     answer = traffic.query("up")
     up = {r["metric"]["job"]: r["value"][1] for r in answer["data"]["result"]}
-    down = sorted(job for job in SERVICES if up.get(job) != "1")
+    down = sorted(job for job in stack.services if up.get(job) != "1")
     assert not down, f"not scraped (not running?): {down}"
 
 
@@ -217,10 +234,10 @@ def test_every_rule_evaluates(traffic: Prometheus) -> None:
     assert not bad, "\n".join(bad)
 
 
-def _declared_families() -> dict[str, dict[str, bool]]:
+def _declared_families(stack: Stack) -> dict[str, dict[str, bool]]:
     """Per job: metric family -> whether the service exposes a sample of it (read from its /metrics)."""
     out: dict[str, dict[str, bool]] = {}
-    for job, port in SERVICES.items():
+    for job, port in stack.services.items():
         try:
             text = _get(f"http://127.0.0.1:{port}/metrics").decode()
         except (urllib.error.URLError, OSError):
@@ -240,7 +257,7 @@ def _declared_families() -> dict[str, dict[str, bool]]:
 
 def _why_empty(expr: str, names: set[str], families: dict[str, dict[str, bool]]) -> tuple[list[str], bool]:
     """(reasons the panel is broken, whether it is merely quiet) for a query that matched no series."""
-    jobs = set(re.findall(r'job="([\w-]+)"', expr)) or set(SERVICES)
+    jobs = set(re.findall(r'job="([\w-]+)"', expr)) or set(families)
     missing_jobs = sorted(j for j in jobs if j not in families)
     if missing_jobs:
         return [f"service {', '.join(missing_jobs)} is not running"], False
@@ -254,9 +271,9 @@ def _why_empty(expr: str, names: set[str], families: dict[str, dict[str, bool]])
     return reasons, not reasons
 
 
-def test_every_panel_shows_data(traffic: Prometheus, capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_panel_shows_data(traffic: Prometheus, stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
     docs = catalogue()
-    families = _declared_families()
+    families = _declared_families(stack)
     failures, quiet, planned = [], [], []
     for q in panel_queries():
         answer = traffic.query(q.expr)
