@@ -362,7 +362,12 @@ async def bench() -> dict[str, float]:
         print(f"  planned in {plan_s:.1f} s: {plan['targeted']:,} targeted, {reachable:,} reachable directly")
 
         async def kill_point() -> bool:
+            if time.monotonic() - last_print[0] > 5:
+                last_print[0] = time.monotonic()
+                print(f"  … {len(outbound.dm):,} direct messages out", flush=True)
             return len(outbound.dm) >= KILL_AT * reachable
+
+        last_print = [time.monotonic()]
 
         await _wait(kill_point, clock, "the kill point", 0.05)
         first_dm_at = outbound.first_dm_at or time.monotonic()

@@ -38,7 +38,8 @@ async def get_session(request: web.Request) -> web.Response:
     creds = auth.credentials(request.headers, request.cookies, settings)
     who = auth.identity(creds, settings) if creds is not None else None
     if who is None:
-        return web.json_response({"signed_in": False, "dev_login": settings.dev_login}, status=401)
+        # 200, not 401: "nobody is signed in" is an answer the page expects, not an error.
+        return web.json_response({"signed_in": False, "dev_login": settings.dev_login})
     return web.json_response(who.as_json())
 
 

@@ -52,7 +52,7 @@ def _verifier(settings: NewsSettings) -> TokenVerifier:
 def _make_deps(settings: NewsSettings, clock: Callable[[], datetime]):
     async def make_deps(kit: Kit) -> AsyncIterator[Deps]:
         assert kit.db is not None
-        store = NewsStore(kit.db)
+        store = NewsStore(kit.db, settings.scan_timeout_s)
         for attempt in range(1, 31):
             try:
                 await store.ensure_indexes()

@@ -44,7 +44,7 @@ from services.news.handlers import PRODUCER, Deps
 log = logging.getLogger("news.fanout")
 
 LEASE_PREFIX = "campaign:"
-RETRY_SWEEP_S = 15.0
+RETRY_HINT_CHECK_S = 2.0
 STATE_CHECK_S = 0.5
 LEASE_CONFIRM_S = 0.2
 FAILED_RUN_BACKOFF_S = 10.0
@@ -271,8 +271,7 @@ class CampaignRunner:
         self._lease_deadline = time.monotonic() + deps.settings.lease_ttl_s
         self._lease_lost = False
         self._last_check = 0.0
-        self._last_progress = time.monotonic()
-        self._last_retry_sweep = time.monotonic()
+        self._last_retry_check = time.monotonic()
         self._sent_times: deque[tuple[float, int]] = deque()
         self.spec = CampaignSpec()
         self.window = timedelta(0)
@@ -286,6 +285,7 @@ class CampaignRunner:
             self.deps.metrics.leases.labels("lost").inc()
             return True
         renew = asyncio.create_task(self._renew_forever())
+        progress = asyncio.create_task(self._progress_forever())
         self.deps.metrics.runners.inc()
         try:
             await self._run()
@@ -298,7 +298,8 @@ class CampaignRunner:
             return False
         finally:
             renew.cancel()
-            await asyncio.gather(renew, return_exceptions=True)
+            progress.cancel()
+            await asyncio.gather(renew, progress, return_exceptions=True)
             self.deps.metrics.runners.dec()
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.store.release_lease(self.lease, self.owner))
@@ -555,12 +556,22 @@ class CampaignRunner:
         return total / span if span > 0.5 else 0.0
 
     async def _periodic(self) -> None:
-        if time.monotonic() - self._last_retry_sweep >= RETRY_SWEEP_S:
-            self._last_retry_sweep = time.monotonic()
-            await self._retries()
-        if time.monotonic() - self._last_progress >= self.settings.progress_interval_s:
-            self._last_progress = time.monotonic()
-            await self._publish_progress()
+        """Retries that became due while sending (the outcome consumer leaves a hint)."""
+        if time.monotonic() - self._last_retry_check >= RETRY_HINT_CHECK_S:
+            self._last_retry_check = time.monotonic()
+            if await self.store.take_retry_hint(self.campaign_id, self.deps.clock()):
+                await self._retries()
+
+    async def _progress_forever(self) -> None:
+        """Periodic progress on news.broadcasts.v1, beside the sending (counting may scan)."""
+        while True:
+            await asyncio.sleep(self.settings.progress_interval_s)
+            try:
+                await self._publish_progress()
+            except Exception as exc:
+                log.warning(
+                    "progress not published", extra={"campaign_id": self.campaign_id, "error": type(exc).__name__}
+                )
 
     async def _publish_progress(self) -> dict[str, Any]:
         prog = await campaign_progress(self.deps, self.campaign_id)
@@ -589,6 +600,9 @@ class CampaignRunner:
             command_id = domain.dm_command_id(self.campaign_id, r["oa_id"], r["user_id"], attempt)
             if await self.store.requeue(r["_id"], attempt, command_id, now):
                 await self._produce_retry({**r, "attempt": attempt, "command_id": command_id}, now, message)
+        later = await self.store.next_retry_at(self.campaign_id)
+        if later is not None:
+            await self.store.hint_retry(self.campaign_id, later)
 
     async def _produce_retry(self, r: dict[str, Any], now: datetime, message: Message) -> None:
         await self.limiter.acquire(1)
@@ -603,17 +617,16 @@ class CampaignRunner:
             since = self.deps.clock()
             await self.store.update_fanout(self.campaign_id, {"$set": {"awaiting_since": since}})
         timeout = timedelta(seconds=self.settings.outcome_timeout_s)
+        await self._retries()  # also re-produces attempts a crash left recorded but unproduced
         while True:
             await self._check(force=True)
-            await self._retries()
+            if await self.store.take_retry_hint(self.campaign_id, self.deps.clock()):
+                await self._retries()
             if await self.store.outstanding(self.campaign_id) == 0:
                 break
             if self.deps.clock() - since > timeout:
                 log.warning("outcomes missing after the timeout; finishing", extra={"campaign_id": self.campaign_id})
                 break
-            if time.monotonic() - self._last_progress >= self.settings.progress_interval_s:
-                self._last_progress = time.monotonic()
-                await self._publish_progress()
             await asyncio.sleep(max(0.2, self.settings.scheduler_interval_s))
         prog = await campaign_progress(self.deps, self.campaign_id)
         await change_state(self.deps, self.campaign_id, "finish", by="scheduler", prog=prog)
@@ -643,7 +656,8 @@ class _Stream:
                 self._open()
             assert self._it is not None
             try:
-                out.append(await anext(self._it))
+                with self.store.scanning():  # the first batch of a sorted scan can take long
+                    out.append(await anext(self._it))
             except StopAsyncIteration:
                 self.exhausted = True
             except PyMongoError as exc:

@@ -288,6 +288,8 @@ async def on_delivery(outcome: DeliveryOutcome, deps: Deps) -> list[Outgoing]:
     if status == "retry":
         fields["retry_at"] = now + timedelta(seconds=deps.settings.dm_retry_delay_s)
     applied = await deps.store.apply_outcome(delivery_id, outcome.command_id, fields)
+    if applied and status == "retry" and ctx.get("campaign_id"):
+        await deps.store.hint_retry(ctx["campaign_id"], fields["retry_at"])  # type: ignore[arg-type]
     deps.metrics.outcomes.labels(channel, status if applied else "stale").inc()
     return []
 

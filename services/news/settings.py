@@ -55,6 +55,12 @@ class NewsSettings(ServiceSettings):
     progress_interval_s: float = 15.0
     replica_id: str = Field(default="", description="Lease owner name; defaults to host:pid.")
 
+    scan_timeout_s: float = Field(
+        default=300.0,
+        description="Deadline of one query that may scan a collection (planning, the delivery stream, counts);"
+        " the kit's socket timeout is sized for point operations.",
+    )
+
     # --- housekeeping ---
     suppression_retention_h: float = Field(
         default=24.0, description="Unfollow/opt-out markers kept at least this long (and while older campaigns run)."

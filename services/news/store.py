@@ -12,7 +12,8 @@ Collections:
 - `deliveries`: one record per (campaign, recipient) and per (campaign, OA) for broadcasts; `_id` is
   the unique key (`{campaign_id}.dm.{hash}` / `{campaign_id}.article.{oa_id}`), so a replan or a
   restart can never plan a recipient twice.
-- `leases`: one runner per campaign across replicas (owner + expiry, taken with findAndModify).
+- `leases`: one runner per campaign across replicas (owner + expiry, taken with findAndModify);
+- `retry_hints`: "a retry of campaign C is due at T", left by the outcome consumer for the runner.
 
 FerretDB 1.24 (SQLite backend) answers most queries with a scan, and applies update operators as
 read-modify-write without isolation: two concurrent updates of one document can lose one (measured:
@@ -31,6 +32,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pymongo
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -122,16 +124,27 @@ def _dm_range(campaign_id: str, after: str = "") -> dict[str, Any]:
 class NewsStore:
     """Every read and write of the news service."""
 
-    def __init__(self, db: AsyncDatabase) -> None:
+    def __init__(self, db: AsyncDatabase, scan_timeout_s: float = 300.0) -> None:
         self.db = db
+        self.scan_timeout_s = scan_timeout_s
         self.subscribers = db["subscribers"]
         self.suppressions = db["suppressions"]
         self.campaigns = db["campaigns"]
         self.fanout = db["fanout"]
         self.deliveries = db["deliveries"]
         self.leases = db["leases"]
+        self.retry_hints = db["retry_hints"]
+
+    def scanning(self) -> Any:
+        """A per-operation deadline for queries a collection scan may answer (FerretDB answers most
+        that way; the client's socket timeout is sized for point operations)."""
+        return pymongo.timeout(self.scan_timeout_s)
 
     async def ensure_indexes(self) -> None:
+        with self.scanning():
+            await self._ensure_indexes()
+
+    async def _ensure_indexes(self) -> None:
         await self.subscribers.create_index(
             [("following", ASCENDING), ("oa_id", ASCENDING), ("last_interaction_at", ASCENDING)], name="audience"
         )
@@ -192,15 +205,27 @@ class NewsStore:
         return inserted
 
     async def count(self, query: dict[str, Any]) -> int:
-        return await self.subscribers.count_documents(query)
+        with self.scanning():
+            return await self.subscribers.count_documents(query)
 
     async def any_match(self, query: dict[str, Any]) -> bool:
-        return await self.subscribers.find_one(query, {"_id": 1}) is not None
+        with self.scanning():
+            return await self.subscribers.find_one(query, {"_id": 1}) is not None
 
-    def stream_audience(self, query: dict[str, Any], batch: int) -> AsyncIterator[dict[str, Any]]:
+    async def stream_audience(self, query: dict[str, Any], batch: int) -> AsyncIterator[dict[str, Any]]:
         """The targeted followers, streamed (never all in memory)."""
         projection = {"_id": 1, "oa_id": 1, "user_id": 1, "last_interaction_at": 1}
-        return self.subscribers.find(query, projection).batch_size(batch)
+        cursor = self.subscribers.find(query, projection).batch_size(batch)
+        try:
+            while True:
+                with self.scanning():
+                    try:
+                        doc = await anext(cursor)
+                    except StopAsyncIteration:
+                        return
+                yield doc
+        finally:
+            await cursor.close()
 
     # --- suppressions -----------------------------------------------------------------------
     async def suppress(self, key: str, reasons: Iterable[str], at: datetime) -> None:
@@ -225,7 +250,8 @@ class NewsStore:
         return out
 
     async def purge_suppressions(self, before: datetime) -> int:
-        result = await self.suppressions.delete_many({"at": {"$lt": before}})
+        with self.scanning():
+            result = await self.suppressions.delete_many({"at": {"$lt": before}})
         return result.deleted_count
 
     # --- campaigns --------------------------------------------------------------------------
@@ -315,37 +341,53 @@ class NewsStore:
         return await _insert_ignoring_duplicates(self.deliveries, docs)
 
     async def get_delivery(self, delivery_id: str) -> dict[str, Any] | None:
-        return await self.deliveries.find_one({"_id": delivery_id})
+        with self.scanning():
+            return await self.deliveries.find_one({"_id": delivery_id})
 
     def stream_dm(self, campaign_id: str, after: str, batch: int) -> AsyncIterator[dict[str, Any]]:
         """The campaign's direct-message records after the cursor, in key order."""
         return self.deliveries.find({"_id": _dm_range(campaign_id, after)}).sort("_id", ASCENDING).batch_size(batch)
 
     async def count_dm(self, campaign_id: str) -> int:
-        return await self.deliveries.count_documents({"_id": _dm_range(campaign_id)})
+        with self.scanning():
+            return await self.deliveries.count_documents({"_id": _dm_range(campaign_id)})
 
     async def mark_skipped(
         self, delivery_id: str, reason: str, stage: str, now: datetime, from_status: str = "pending"
     ) -> None:
-        await self.deliveries.update_one(
-            {"_id": delivery_id, "status": from_status},
-            {"$set": {"status": "skipped", "reason": reason, "stage": stage, "updated_at": now}},
-        )
+        with self.scanning():
+            await self.deliveries.update_one(
+                {"_id": delivery_id, "status": from_status},
+                {"$set": {"status": "skipped", "reason": reason, "stage": stage, "updated_at": now}},
+            )
 
     async def apply_outcome(self, delivery_id: str, command_id: str, fields: dict[str, Any]) -> bool:
         """Record the outcome of the delivery's current attempt (outcomes of older attempts are ignored)."""
-        result = await self.deliveries.update_one(
-            {"_id": delivery_id, "command_id": command_id, "status": {"$in": ["pending", "requeued"]}},
-            {"$set": fields},
-        )
+        with self.scanning():
+            result = await self.deliveries.update_one(
+                {"_id": delivery_id, "command_id": command_id, "status": {"$in": ["pending", "requeued"]}},
+                {"$set": fields},
+            )
         return result.modified_count == 1
 
     async def due_retries(self, campaign_id: str, now: datetime, limit: int) -> list[dict[str, Any]]:
         query = {"campaign_id": campaign_id, "status": "retry", "retry_at": {"$lte": now}}
-        return await self.deliveries.find(query).limit(limit).to_list()
+        with self.scanning():
+            return await self.deliveries.find(query).limit(limit).to_list()
+
+    async def next_retry_at(self, campaign_id: str) -> datetime | None:
+        with self.scanning():
+            docs = (
+                await self.deliveries.find({"campaign_id": campaign_id, "status": "retry"}, {"retry_at": 1})
+                .sort("retry_at", ASCENDING)
+                .limit(1)
+                .to_list()
+            )
+        return docs[0]["retry_at"] if docs else None
 
     async def requeued(self, campaign_id: str, limit: int) -> list[dict[str, Any]]:
-        return await self.deliveries.find({"campaign_id": campaign_id, "status": "requeued"}).limit(limit).to_list()
+        with self.scanning():
+            return await self.deliveries.find({"campaign_id": campaign_id, "status": "requeued"}).limit(limit).to_list()
 
     async def requeue(self, delivery_id: str, attempt: int, command_id: str, now: datetime) -> bool:
         """Record the next attempt before its command is produced."""
@@ -360,11 +402,24 @@ class NewsStore:
             {"_id": delivery_id, "status": "requeued", "command_id": command_id}, {"$set": {"status": "pending"}}
         )
 
+    async def hint_retry(self, campaign_id: str, at: datetime) -> None:
+        """Tell the runner a retry is due at `at` (it then sweeps, instead of scanning on a timer)."""
+        await self.retry_hints.update_one({"_id": campaign_id}, {"$min": {"at": at}}, upsert=True)
+
+    async def take_retry_hint(self, campaign_id: str, now: datetime) -> bool:
+        """True (and the hint is consumed) when a retry hint is due."""
+        hint = await self.retry_hints.find_one({"_id": campaign_id})
+        if hint is None or hint["at"] > now:
+            return False
+        await self.retry_hints.delete_one({"_id": campaign_id, "at": hint["at"]})
+        return True
+
     async def outstanding(self, campaign_id: str) -> int:
         """Records still waiting for an outcome or a retry."""
-        return await self.deliveries.count_documents(
-            {"campaign_id": campaign_id, "status": {"$in": ["pending", "requeued", "retry"]}}
-        )
+        with self.scanning():
+            return await self.deliveries.count_documents(
+                {"campaign_id": campaign_id, "status": {"$in": ["pending", "requeued", "retry"]}}
+            )
 
     async def counts(self, campaign_id: str) -> list[CountRow]:
         pipeline = [
@@ -382,7 +437,8 @@ class NewsStore:
                 }
             },
         ]
-        rows = await (await self.deliveries.aggregate(pipeline)).to_list()
+        with self.scanning():
+            rows = await (await self.deliveries.aggregate(pipeline)).to_list()
         return [
             CountRow(
                 kind=r["_id"].get("kind"),

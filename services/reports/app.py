@@ -155,7 +155,7 @@ async def refresh_gauges(deps: Deps) -> None:
     """Gauges from the case index and the small live collections (every replica reports the same values)."""
     m = deps.metrics
     if deps.index.loaded.is_set():
-        stats = deps.index.stats(deps.clock().timestamp(), deps.settings.urgent_ack_threshold_s)
+        stats = await deps.index.stats_off_loop(deps.clock().timestamp(), deps.settings.urgent_ack_threshold_s)
         for labels in list(_seen_case_labels(m)):
             if labels not in stats.by_kind_unit_status:
                 m.cases.labels(*labels).set(0)

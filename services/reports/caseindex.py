@@ -267,21 +267,30 @@ class CaseIndex:
         return out, None
 
     def stats(self, now_ts: float, urgent_threshold_s: float) -> IndexStats:
-        tally: Tally[tuple[str, str, str]] = Tally()
-        open_urgent = unacked = 0
-        oldest = 0.0
-        for s in self._by_id.values():
-            tally[(s.kind, s.unit, s.status)] += 1
-            if s.priority != "urgent":
-                continue
-            if s.status not in FINAL_STATUSES:
-                open_urgent += 1
-            if s.status == "received":
-                age = now_ts - s.created_ts
-                oldest = max(oldest, age)
-                if age >= urgent_threshold_s:
-                    unacked += 1
-        return IndexStats(dict(tally), open_urgent, unacked, oldest)
+        return compute_stats(list(self._by_id.values()), now_ts, urgent_threshold_s)
+
+    async def stats_off_loop(self, now_ts: float, urgent_threshold_s: float) -> IndexStats:
+        """The same, counted in a thread over a snapshot, so a large index does not hold up requests."""
+        snapshot = list(self._by_id.values())
+        return await asyncio.to_thread(compute_stats, snapshot, now_ts, urgent_threshold_s)
+
+
+def compute_stats(summaries: list[CaseSummary], now_ts: float, urgent_threshold_s: float) -> IndexStats:
+    tally: Tally[tuple[str, str, str]] = Tally()
+    open_urgent = unacked = 0
+    oldest = 0.0
+    for s in summaries:
+        tally[(s.kind, s.unit, s.status)] += 1
+        if s.priority != "urgent":
+            continue
+        if s.status not in FINAL_STATUSES:
+            open_urgent += 1
+        if s.status == "received":
+            age = now_ts - s.created_ts
+            oldest = max(oldest, age)
+            if age >= urgent_threshold_s:
+                unacked += 1
+    return IndexStats(dict(tally), open_urgent, unacked, oldest)
 
 
 def _remove(keys: list[Key], key: Key) -> None:

@@ -165,16 +165,15 @@ async def outgoing_of_change(deps: Deps, case: CaseView, change_doc: Doc) -> lis
             text = texts.officer_reply(case.code, change_doc["reply"] or "")
         else:
             text = texts.status_notice(kind, case.code, unit_name, change_doc.get("reason"))
-        out.extend(
-            await notices.create(
-                deps,
-                case,
-                notice_id=change_doc["notice_id"],
-                kind=kind,
-                text=text,
-                trigger=f"change:{change_doc['change_id']}",
-            )
+        commands, _ = await notices.create(
+            deps,
+            case,
+            notice_id=change_doc["notice_id"],
+            kind=kind,
+            text=text,
+            trigger=f"change:{change_doc['change_id']}",
         )
+        out.extend(commands)
     return out
 
 

@@ -16,6 +16,7 @@ delivered) and never sent twice.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -72,17 +73,33 @@ def _attempt(
 
 
 async def create(
-    deps: Deps, case: CaseView, *, notice_id: str, kind: NoticeKind, text: str, trigger: str
-) -> list[Outgoing]:
+    deps: Deps,
+    case: CaseView,
+    *,
+    notice_id: str,
+    kind: NoticeKind,
+    text: str,
+    trigger: str,
+    citizen_doc: Doc | None = None,
+    interaction_at: datetime | None = None,
+) -> tuple[list[Outgoing], int | None]:
     """Create a notice and send its first attempt (or keep it waiting when the window is known closed).
 
-    Idempotent: a second call with the same trigger re-publishes the same first command.
+    Idempotent: a second call with the same trigger re-publishes the same first command. A caller that
+    has read the citizen already passes `citizen_doc` and then raises the `notices_n` hint itself with
+    the returned position (intake does, in its one citizen write); `interaction_at` is an interaction
+    the caller knows of that is not recorded yet.
     """
     store, now = deps.store, deps.clock()
     head = await store.get_notice(notice_id)
+    position: int | None = None
     if head is None:
-        citizen = await store.get_citizen(case.citizen)
-        last_inbound = citizen.get("last_inbound_at") if citizen else None
+        own_read = citizen_doc is None
+        if own_read:
+            citizen_doc = await store.get_citizen(case.citizen)
+        last_inbound = citizen_doc.get("last_inbound_at") if citizen_doc else None
+        if interaction_at is not None and (last_inbound is None or interaction_at > last_inbound):
+            last_inbound = interaction_at
         s = deps.settings
         window = window_state(last_inbound, now, s.interaction_window_s, s.window_margin_s)
         user_id = deps.cipher.open(case["reporter_sealed"], f"reporter:{case.id}")
@@ -92,10 +109,14 @@ async def create(
         else:
             not_after = last_inbound + timedelta(seconds=s.interaction_window_s) if last_inbound else None
             first = _attempt(notice_id, 1, case.oa_id, sealed_user, trigger, now, not_after)
-        await store.mark_notice_open(notice_id, case.unit, case.id, now)
-        await store.add_citizen_item(case.citizen, "notices", notice_id)
+        hint = int(citizen_doc.get("notices_n", 0)) if citizen_doc else 0
         step = {"_id": step_id_of(notice_id, 1), "notice_id": notice_id, "step": 1, "at": ms(now), "state": first}
-        if not await store.claim_notice_step(step):
+        _, position, claimed = await asyncio.gather(
+            store.mark_notice_open(notice_id, case.unit, case.id, now),
+            store.add_citizen_item(case.citizen, "notices", notice_id, hint=hint, raise_hint=own_read),
+            store.claim_notice_step(step),
+        )
+        if not claimed:
             existing = await store.get_notice_step(notice_id, 1)
             first = existing["state"] if existing else first
         head = {
@@ -114,14 +135,15 @@ async def create(
             "step": 1,
             "current": first,
         }
-        await store.insert_notice(head)
+        if await store.insert_notice(head):
+            if first["state"] == "sent" and first.get("trigger") == trigger:
+                deps.metrics.notices_sent.labels(kind, "first").inc()
+            return _commands_for(deps, head, first, trigger), position
         head = await store.get_notice(notice_id)
         if head is None:
             raise RetryableError("notice vanished after insert")
-        if first["state"] == "sent" and first.get("trigger") == trigger:
-            deps.metrics.notices_sent.labels(kind, "first").inc()
     _, state = await current(deps, head)
-    return _commands_for(deps, head, state, trigger)
+    return _commands_for(deps, head, state, trigger), position
 
 
 async def current(deps: Deps, head: Doc) -> tuple[int, State]:
@@ -285,8 +307,12 @@ async def sweep(deps: Deps) -> list[Outgoing]:
     out: list[Outgoing] = []
     for head in await store.notice_heads(await store.open_notice_ids()):
         cached = head["current"]
-        if cached.get("state") == "waiting":
-            continue  # only an interaction moves it (and the head is refreshed by whoever does)
+        name = cached.get("state")
+        # Act only on what the head's cache says may need it (its writers keep it current); probe then.
+        stale_send = name == "sent" and now - cached["at"] > timedelta(seconds=s.notice_resend_after_s)
+        retry_due = name == "retry" and cached.get("retry_at") is not None and cached["retry_at"] <= now
+        if not (stale_send or retry_due or name in FINAL_NOTICE_STATES):
+            continue
         _, state = await current(deps, head)
         name = state.get("state")
         if name in FINAL_NOTICE_STATES:

@@ -260,9 +260,12 @@ class Store:
 
     # --- citizens ----------------------------------------------------------------------------------------------
 
-    async def touch_citizen(self, citizen: str, oa_id: str, at: datetime, app_user: str | None = None) -> None:
-        """Record an interaction (the newest wins; a lost concurrent update only makes it look older)."""
-        update: Doc = {"$max": {"last_inbound_at": ms(at)}, "$setOnInsert": {"oa_id": oa_id}}
+    async def touch_citizen(
+        self, citizen: str, oa_id: str, at: datetime, app_user: str | None = None, hints: dict[str, int] | None = None
+    ) -> None:
+        """Record an interaction (the newest wins; a lost concurrent update only makes it look older),
+        and raise list hints (`cases_n`, `notices_n`) in the same write."""
+        update: Doc = {"$max": {"last_inbound_at": ms(at), **(hints or {})}, "$setOnInsert": {"oa_id": oa_id}}
         if app_user is not None:
             update["$set"] = {"app_user": app_user}
         try:
@@ -288,11 +291,19 @@ class Store:
         doc = await self.app_users.find_one({"_id": app_user})
         return list(doc.get("citizens", [])) if doc else []
 
-    async def add_citizen_item(self, citizen: str, kind: str, item_id: str) -> None:
-        """Append a case or notice id to the citizen's list (insert claims; no holes, duplicates tolerated)."""
+    async def add_citizen_item(
+        self, citizen: str, kind: str, item_id: str, *, hint: int | None = None, raise_hint: bool = True
+    ) -> int:
+        """Append a case or notice id to the citizen's list (insert claims; no holes, duplicates tolerated).
+
+        Returns the position. `hint` is the citizen's `<kind>_n` when the caller has read it already;
+        with `raise_hint=False` the caller raises the hint itself (in one write with other changes).
+        """
         hint_field = f"{kind}_n"
-        doc = await self.citizens.find_one({"_id": citizen})
-        n = int(doc.get(hint_field, 0)) if doc else 0
+        if hint is None:
+            doc = await self.citizens.find_one({"_id": citizen})
+            hint = int(doc.get(hint_field, 0)) if doc else 0
+        n = hint
         while True:
             n += 1
             item = {"_id": f"{citizen}:{kind}:{n:0{ITEM_WIDTH}d}", "item": item_id}
@@ -301,10 +312,12 @@ class Store:
             taken = await self.citizen_items.find_one({"_id": item["_id"]})
             if taken is not None and taken.get("item") == item_id:
                 break
-        try:
-            await self.citizens.update_one({"_id": citizen}, {"$max": {hint_field: n}}, upsert=True)
-        except DuplicateKeyError:
-            await self.citizens.update_one({"_id": citizen}, {"$max": {hint_field: n}})
+        if raise_hint:
+            try:
+                await self.citizens.update_one({"_id": citizen}, {"$max": {hint_field: n}}, upsert=True)
+            except DuplicateKeyError:
+                await self.citizens.update_one({"_id": citizen}, {"$max": {hint_field: n}})
+        return n
 
     async def citizen_items_of(self, citizen: str, kind: str, start: int = 1) -> list[tuple[int, str]]:
         """(position, id) of the citizen's items from `start` on, in order, without duplicates."""

@@ -34,6 +34,7 @@ class Deployable:
     kind: str
     uses_mongo: bool
     settings: str | None = None  # "module:Class" where the settings class exists
+    uses_kafka: bool = True
 
 
 DEPLOYABLES = {
@@ -46,7 +47,12 @@ DEPLOYABLES = {
     "intent": Deployable("services.intent", "INTENT_", 8082, "Deployment", True, "services.intent.settings:"),
     "reports": Deployable("services.reports", "REPORTS_", 8083, "Deployment", True, "services.reports.settings:"),
     "news": Deployable("services.news", "NEWS_", 8084, "Deployment", True, "services.news.settings:"),
+    "console": Deployable(
+        "services.console", "CONSOLE_", 8085, "Deployment", False, "services.console.settings:", uses_kafka=False
+    ),
 }
+# What the ingress controller may reach: Zalo's webhooks, and the officer console behind sign-in.
+PUBLIC_ENDPOINTS = ("gateway-ingress", "console")
 PARTITIONS = {t.name: t.partitions for t in load_topics()}
 CONSUMED = {name: [t.name for t in load_topics() if name in t.consumers] for name in DEPLOYABLES}
 SECRET_ENV = re.compile(r"SECRET|TOKEN|SALT|PASSWORD|MONGO_URI|KEY")
@@ -215,7 +221,8 @@ def test_environment_matches_the_settings(objects: list[Obj]) -> None:
         assert (f"{d.prefix}MONGO_URI" in env) == d.uses_mongo, f"{name}: MONGO_URI"
         mongo_client = _pod_labels(w).get("zalo-an-ninh/mongodb-client") == "true"
         assert mongo_client == d.uses_mongo, f"{name}: label zalo-an-ninh/mongodb-client"
-        assert _pod_labels(w).get("zalo-an-ninh/kafka-client") == "true", f"{name}: label zalo-an-ninh/kafka-client"
+        kafka_client = _pod_labels(w).get("zalo-an-ninh/kafka-client") == "true"
+        assert kafka_client == d.uses_kafka, f"{name}: label zalo-an-ninh/kafka-client"
 
 
 @pytest.mark.parametrize("name", sorted(DEPLOYABLES))
@@ -349,7 +356,7 @@ def test_default_deny_all(objects: list[Obj]) -> None:
     assert deny, "no default deny-all NetworkPolicy"
 
 
-def test_only_the_webhook_endpoint_accepts_traffic_from_outside(objects: list[Obj]) -> None:
+def test_only_the_public_endpoints_accept_traffic_from_outside(objects: list[Obj]) -> None:
     for p in _policies(objects):
         pname = f"NetworkPolicy/{p['metadata']['name']}"
         for rule in p["spec"].get("ingress", []):
@@ -364,7 +371,9 @@ def test_only_the_webhook_endpoint_accepts_traffic_from_outside(objects: list[Ob
                     continue
                 assert _is_ingress_controller(peer), f"{pname}: ingress from outside the namespace: {peer}"
                 selected = _selected(p, objects)
-                assert selected == ["gateway-ingress"], f"{pname}: the ingress controller may reach {selected}"
+                assert len(selected) == 1 and selected[0] in PUBLIC_ENDPOINTS, (
+                    f"{pname}: the ingress controller may reach {selected}"
+                )
 
 
 def _public(block: dict[str, Any]) -> bool:
@@ -412,7 +421,10 @@ def test_services_reach_kafka_and_prometheus_reaches_them(objects: list[Obj]) ->
             for r in p["spec"].get("egress", [])
             for peer in r.get("to", [])
         )
-        assert kafka, f"{name}: may not reach the Kafka brokers"
+        if DEPLOYABLES[name].uses_kafka:
+            assert kafka, f"{name}: may not reach the Kafka brokers"
+        else:
+            assert not kafka, f"{name}: uses no Kafka but may reach the brokers"
 
 
 def test_every_pod_resolves_names(objects: list[Obj]) -> None:
@@ -437,7 +449,7 @@ def test_kafka_listener_admits_only_clients(objects: list[Obj]) -> None:
 
 def test_webhook_ingress_has_tls_and_routes_only_zalo(objects: list[Obj]) -> None:
     ingresses = _by_kind(objects, "Ingress")
-    assert list(ingresses) == ["gateway-ingress"], f"Ingresses: {list(ingresses)}"
+    assert sorted(ingresses) == sorted(PUBLIC_ENDPOINTS), f"Ingresses: {list(ingresses)}"
     ing = ingresses["gateway-ingress"]
     hosts = [r["host"] for r in ing["spec"]["rules"]]
     tls_hosts = [h for t in ing["spec"]["tls"] for h in t["hosts"]]
@@ -449,6 +461,34 @@ def test_webhook_ingress_has_tls_and_routes_only_zalo(objects: list[Obj]) -> Non
             assert path["path"] in ("/zalo/webhook", "/zalo_verifier"), (
                 f"Ingress/gateway-ingress exposes {path['path']}"
             )
+
+
+def test_console_ingress_has_tls_and_lets_only_signed_in_officers_through(objects: list[Obj]) -> None:
+    ing = _by_kind(objects, "Ingress")["console"]
+    hosts = [r["host"] for r in ing["spec"]["rules"]]
+    tls_hosts = [h for t in ing["spec"]["tls"] for h in t["hosts"]]
+    assert hosts and sorted(hosts) == sorted(tls_hosts), f"Ingress/console: TLS {tls_hosts} != hosts {hosts}"
+    assert all(t.get("secretName") for t in ing["spec"]["tls"])
+    for rule in ing["spec"]["rules"]:
+        for path in rule["http"]["paths"]:
+            assert path["backend"]["service"]["name"] == "console", "Ingress/console routes to another service"
+    notes = ing["metadata"].get("annotations", {})
+    # External authentication: every request is checked by oauth2-proxy, whose token replaces the client's.
+    assert notes.get("nginx.ingress.kubernetes.io/auth-url", "").startswith("https://"), "Ingress/console: auth-url"
+    assert notes.get("nginx.ingress.kubernetes.io/auth-signin"), "Ingress/console: auth-signin"
+    passed = [h.strip() for h in notes.get("nginx.ingress.kubernetes.io/auth-response-headers", "").split(",")]
+    assert "Authorization" in passed, "Ingress/console: the officer's token must come from oauth2-proxy"
+
+
+def test_production_never_offers_the_development_sign_in(objects: list[Obj], rendering: Rendering) -> None:
+    env = {e["name"]: e for e in _container(_workloads(objects)["console"])["env"]}
+    enabled = env.get("CONSOLE_DEV_LOGIN", {}).get("value", "false").strip().lower() not in ("false", "0", "no", "")
+    dev_keys = sorted(n for n in env if n.startswith("CONSOLE_DEV_") and n != "CONSOLE_DEV_LOGIN")
+    # Only prod is bound by this rule (a throwaway cluster may turn it on in its own overlay); today no
+    # overlay does, and the base keeps it off explicitly.
+    if rendering.overlay == "prod":
+        assert not enabled, f"{rendering.name}: the console's development sign-in is enabled"
+        assert not dev_keys, f"{rendering.name}: development token settings in production: {dev_keys}"
 
 
 def test_every_workload_has_a_service_and_a_service_monitor(objects: list[Obj]) -> None:

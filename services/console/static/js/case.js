@@ -38,7 +38,10 @@ function historyEntry(ctx, e) {
   if ((e.change === 'status_changed' || e.change === 'closed') && e.to_status)
     lines.push(`${label(CASE_STATUS, e.from_status)} → ${label(CASE_STATUS, e.to_status)}`);
   if (e.change === 'transferred') lines.push(`Chuyển từ ${ctx.unitName(e.from_unit)} sang ${ctx.unitName(e.to_unit)}`);
-  if (e.reason) lines.push(`${e.change === 'transferred' ? 'Lý do' : 'Kết quả / lý do'}: ${e.reason}`);
+  if (e.reason) {
+    const what = { created: 'Định tuyến', transferred: 'Lý do chuyển' }[e.change] ?? 'Kết quả / lý do';
+    lines.push(`${what}: ${e.reason}`);
+  }
   if (e.note) lines.push(`Ghi chú nội bộ: ${e.note}`);
   if (e.reply) lines.push(`Trả lời người dân: ${e.reply}`);
   return h(
@@ -344,24 +347,22 @@ export function render(ctx, ref) {
     busy = true;
     for (const b of body.querySelectorAll('button')) b.disabled = true;
     result.replaceChildren();
+    let failure = null;
     try {
       await call();
-      await load();
-      result.replaceChildren(message('success', successText));
-      announce(successText);
+      current = await reports.get(ref);
     } catch (e) {
-      try {
-        if (e.status === 409 || e.status === 428) await load();
-      } catch {
-        /* the error below says enough */
-      }
-      if (!stopped && current) draw();
-      result.replaceChildren(message('error', e.userMessage ?? 'Không thực hiện được.'));
-      await ctx.handleError(e);
-    } finally {
-      busy = false;
-      result.focus();
+      failure = e;
+      current = await reports.get(ref).catch(() => current);
     }
+    // Drawn once everything is known, so the buttons come back only when they can be used again.
+    busy = false;
+    if (stopped) return;
+    draw();
+    result.replaceChildren(failure ? message('error', failure.userMessage ?? 'Không thực hiện được.') : message('success', successText));
+    if (!failure) announce(successText);
+    result.focus();
+    if (failure) await ctx.handleError(failure);
   }
 
   async function poll() {

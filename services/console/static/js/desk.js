@@ -72,7 +72,7 @@ function filterForm(ctx, onChange) {
   mine.id = mineId;
   const form = h(
     'form',
-    { class: 'filters', role: 'search', 'aria-label': 'Lọc hồ sơ' },
+    { class: 'filters', role: 'search', 'aria-label': 'Lọc hồ sơ', id: 'case-filters' },
     controls,
     field('Tìm kiếm', search),
     h('div', { class: 'field checkbox' }, mine, h('label', { for: mineId }, 'Chỉ hồ sơ giao cho tôi')),
@@ -83,7 +83,13 @@ function filterForm(ctx, onChange) {
     filters.q = search.value;
     onChange();
   });
-  return form;
+  // Folded on phones (the queue comes first there), open on wider screens.
+  return h(
+    'details',
+    { class: 'filters-box', open: window.matchMedia('(min-width: 761px)').matches },
+    h('summary', {}, 'Bộ lọc và tìm kiếm'),
+    form,
+  );
 }
 
 function row(ctx, c) {

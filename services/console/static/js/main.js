@@ -54,12 +54,8 @@ function markCurrentNav(section) {
 }
 
 async function loadSession() {
-  try {
-    state.session = await consoleApi.session();
-  } catch (e) {
-    if (e.status !== 401) throw e;
-    state.session = null;
-  }
+  const session = await consoleApi.session();
+  state.session = session?.signed_in ? session : null;
   renderHeader();
 }
 

@@ -434,7 +434,9 @@ function progressView(ctx, campaign, progress) {
     );
   }
   const bar = h('progress', { max: 100, value: percent, 'aria-labelledby': labelId, dataset: { percent } });
-  return [
+  return h(
+    'div',
+    {},
     h('p', { class: 'percent', id: labelId }, 'Đã xử lý ', h('strong', { class: 'percent-value', dataset: { percent } }, `${percent} %`), ` · ${label(CAMPAIGN_STATE, progress?.state ?? campaign.state)}`),
     bar,
     d.rate_per_s && progress?.state === 'running'
@@ -451,7 +453,7 @@ function progressView(ctx, campaign, progress) {
         h('tbody', {}, rows),
       ),
     ),
-  ];
+  );
 }
 
 export function renderDetail(ctx, campaignId) {
@@ -562,7 +564,7 @@ export function renderDetail(ctx, campaignId) {
         h('aside', { class: 'preview card', 'aria-labelledby': 'preview-title' }, h('h2', { id: 'preview-title' }, 'Xem trước trên Zalo'), zaloPreview(ctx, c)),
       ),
     );
-    if (progress) progressBox.replaceChildren(...progressView(ctx, campaign, progress));
+    if (progress) progressBox.replaceChildren(progressView(ctx, campaign, progress));
   }
 
   async function loadCampaign() {
@@ -578,32 +580,31 @@ export function renderDetail(ctx, campaignId) {
       await loadCampaign();
       announce(`Chiến dịch: ${label(CAMPAIGN_STATE, campaign.state)}.`);
     }
-    progressBox.replaceChildren(...progressView(ctx, campaign, progress));
+    progressBox.replaceChildren(progressView(ctx, campaign, progress));
   }
 
   async function act(action) {
     if (busy) return;
     busy = true;
+    for (const b of body.querySelectorAll('button')) b.disabled = true;
     result.replaceChildren();
+    let text = null;
+    let failure = null;
     try {
       campaign = await news.act(campaignId, action);
-      draw();
-      await loadProgress();
-      const text = `Đã thực hiện: ${CAMPAIGN_ACTION[action]}. Trạng thái: ${label(CAMPAIGN_STATE, campaign.state)}.`;
-      result.replaceChildren(message('success', text));
-      announce(text);
+      if (campaign.state !== 'draft') progress = await news.progress(campaignId).catch(() => progress);
+      text = `Đã thực hiện: ${CAMPAIGN_ACTION[action]}. Trạng thái: ${label(CAMPAIGN_STATE, campaign.state)}.`;
     } catch (e) {
-      try {
-        await loadCampaign();
-      } catch {
-        /* shown below */
-      }
-      result.replaceChildren(message('error', e.userMessage));
-      await ctx.handleError(e);
-    } finally {
-      busy = false;
-      result.focus();
+      failure = e;
+      campaign = await news.get(campaignId).catch(() => campaign);
     }
+    // Drawn once everything is known, so the buttons come back only when they can be used again.
+    busy = false;
+    draw();
+    result.replaceChildren(failure ? message('error', failure.userMessage) : message('success', text));
+    if (text) announce(text);
+    result.focus();
+    if (failure) await ctx.handleError(failure);
   }
 
   async function poll() {
