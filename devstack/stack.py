@@ -98,6 +98,8 @@ def service_env(cfg: StackConfig, layout: Layout, name: str) -> dict[str, str]:
         env[f"{p}ZALO_OAUTH_BASE"] = layout.url("zalosim")
     if name == "reports":
         env[f"{p}MEDIA_ALLOWED_HOSTS"] = json.dumps(["127.0.0.1", "localhost"])
+    if name in ("reports", "news"):
+        env[f"{p}ENVIRONMENT"] = "dev"  # the local stack: development keys and dev sign-in tokens
     if name == "console":
         env |= console_env(layout)
     return env | {k: v for k, v in layout.extra_env.items() if k.startswith(p)}
