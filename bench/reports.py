@@ -305,6 +305,7 @@ async def measure_list(cfg: StackConfig, prefix: str, workdir: Path) -> dict[str
         ("rare_match", officer, {"status": "rejected", "priority": "urgent"}),
     ]
     latencies: dict[str, list[float]] = {name: [] for name, _, _ in queries}
+    server: dict[str, list[float]] = {"app": [], "audit": []}
     try:
         async with aiohttp.ClientSession() as http:
             load_s = await service.start(http, timeout_s=150)
@@ -317,6 +318,10 @@ async def measure_list(cfg: StackConfig, prefix: str, workdir: Path) -> dict[str
                         body = await r.read()
                         if r.status != 200:
                             raise RuntimeError(f"list {name}: {r.status} {body[:200]!r}")
+                        for part in r.headers.get("Server-Timing", "").split(","):
+                            label, _, dur = part.strip().partition(";dur=")
+                            if label in server and dur:
+                                server[label].append(float(dur))
                     latencies[name].append((time.perf_counter() - t0) * 1000)
                     cursor = json.loads(body).get("next_cursor")
                     if name == "newest" and cursor:
@@ -341,6 +346,8 @@ async def measure_list(cfg: StackConfig, prefix: str, workdir: Path) -> dict[str
         "list_p99_ms": percentile(every, 99),
         "list_max_ms": max(every),
         "list_target_p99_ms": LIST_TARGET_P99_MS,
+        "list_server_app_p99_ms": percentile(server["app"], 99),
+        "list_server_audit_write_p99_ms": percentile(server["audit"], 99),
     }
     for name, values in latencies.items():
         out[f"list_{name}_p99_ms"] = percentile(values, 99)

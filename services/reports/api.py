@@ -14,6 +14,7 @@ import asyncio
 import json
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -152,6 +153,7 @@ async def api_middleware(request: web.Request, handler: Callable[[web.Request], 
     request[AUDIT] = note
     state = request.app[API]
     principal: Principal | None = None
+    started = time.perf_counter()
     try:
         if request.path != OPENAPI_PATH:
             if state.auth is None:
@@ -180,8 +182,13 @@ async def api_middleware(request: web.Request, handler: Callable[[web.Request], 
     except Exception as exc:
         log.exception("api call failed", extra={"route": _route(request), "error": type(exc).__name__})
         response = _error(500, "internal", "unexpected error")
+    handled = time.perf_counter()
     if not await _write_audit(request, principal, note, response.status):
         return _error(503, "audit_unavailable", "the call could not be audited; try again")
+    # Where the time went (W3C Server-Timing): the service's own work, and the audit write before replying.
+    response.headers["Server-Timing"] = (
+        f"app;dur={(handled - started) * 1000:.2f}, audit;dur={(time.perf_counter() - handled) * 1000:.2f}"
+    )
     return response
 
 

@@ -93,6 +93,8 @@ async def apply(
         if doc is None:
             raise LookupError(case_id)
         case = CaseView(doc)
+        if not principal.sees_unit(case.unit):
+            raise LookupError(case_id)  # moved to another unit meanwhile: as if it did not exist
         if expected_version is not None and expected_version != case.version:
             raise VersionConflict(case.version)
         change = decide(case, cmd, known_units)

@@ -230,6 +230,18 @@ try {
   out.officer.history = await page.$$eval('.history li', (els) => els.length);
   await signOut();
 
+  // --- auditor: read-only, with the audit trail -----------------------------------------------------------
+  await signIn('kiemtra01', 'auditor', 'tanphu');
+  await page.goto(`${CONSOLE}/#/ho-so/${encodeURIComponent(env.CASE_A)}`);
+  await page.locator('table.audit tbody tr').first().waitFor();
+  out.auditor = {
+    audit_rows: await page.locator('table.audit tbody tr').count(),
+    audit_actions: await page.$$eval('table.audit tbody tr td:nth-child(4)', (tds) => [...new Set(tds.map((t) => t.textContent))]),
+    status_buttons: await page.locator('.status-actions').count(),
+    read_only: await page.getByText('Vai trò của bạn chỉ được xem hồ sơ.').isVisible(),
+  };
+  await signOut();
+
   // --- editor: a draft with its Zalo preview and reach ------------------------------------------------
   await signIn('bientap01', 'editor', 'tanphu');
   out.editor.nav = await page.$$eval('#nav a:not([hidden])', (els) => els.map((e) => e.textContent.trim()));
@@ -256,11 +268,25 @@ try {
   await page.locator('.badges [data-state="draft"]').waitFor();
   out.editor.campaign_id = decodeURIComponent(new URL(page.url()).hash.split('/')[2]);
   out.editor.can_approve = (await page.locator('[data-action="approve"]').count()) > 0;
+  await page.getByRole('link', { name: 'Sửa bản nháp' }).click();
+  await page.getByLabel('Tóm tắt').fill('Công an phường cảnh báo: không chuyển tiền theo yêu cầu qua điện thoại.');
+  await page.getByRole('button', { name: 'Lưu thay đổi' }).click();
+  await page.locator('.history li', { hasText: 'Sửa' }).waitFor();
+  out.editor.edited_summary = await page.locator('.zalo-summary').innerText();
   await signOut();
 
   // --- supervisor: four eyes, approval, live progress, pause/resume/cancel ---------------------------
   await signIn(SUPERVISOR, 'supervisor', 'tanphu');
   out.supervisor.nav = await page.$$eval('#nav a:not([hidden])', (els) => els.map((e) => e.textContent.trim()));
+  await page.goto(`${CONSOLE}/#/ho-so/${encodeURIComponent(env.CASE_B)}`);
+  await page.getByLabel('Đơn vị nhận').selectOption(env.TRANSFER_TO);
+  await page.getByLabel('Lý do chuyển (nội bộ)').fill('Địa bàn thuộc phường khác.');
+  await page.getByRole('button', { name: 'Chuyển hồ sơ' }).click();
+  await caseStatus('transferred');
+  out.supervisor.transferred_unit = await page
+    .locator('xpath=//dt[normalize-space()="Đơn vị xử lý"]/following-sibling::dd[1]')
+    .innerText();
+  out.supervisor.offered_after_transfer = await statusButtons();
   await page.goto(`${CONSOLE}/#/tin-tuc/${encodeURIComponent(env.OWN_ID)}`);
   await page.locator('.badges [data-state="draft"]').waitFor();
   out.supervisor.own_approve_enabled = await page.getByRole('button', { name: 'Duyệt và cho phép gửi' }).isEnabled();

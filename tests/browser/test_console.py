@@ -39,7 +39,7 @@ ARTIFACTS = REPO_ROOT / "test-artifacts" / "console"
 CHROMIUM = Path("/usr/bin/chromium")
 SPEC = HERE / "console.spec.mjs"
 CASE_CODE = re.compile(r"\b[A-Z]{2,4}-\d{2}-\d{6}\b")
-OFFICER_UNIT, OTHER_UNIT = "tansonnhi", "taythanh"
+OFFICER_UNIT, OTHER_UNIT, TRANSFER_TO = "tansonnhi", "taythanh", "tanquy"
 RESOLUTION = "Đã tìm lại được xe máy và bàn giao cho chủ xe."
 SCREENSHOTS = ("sign-in", "desk", "desk-phone", "case", "newsroom-editor", "campaign-progress")
 
@@ -225,6 +225,7 @@ async def test_officers_and_editors_work_in_the_console(system: System) -> None:
             "LIVE_OA": OFFICER_UNIT,
             "LIVE_USER": live,
             "RESOLUTION": RESOLUTION,
+            "TRANSFER_TO": TRANSFER_TO,
             "CAMPAIGN_OA": OFFICER_UNIT,
             "CAMPAIGN_TITLE": title,
             "SCHEDULED_ID": scheduled["id"],
@@ -256,6 +257,14 @@ async def test_officers_and_editors_work_in_the_console(system: System) -> None:
         assert offered == sorted(reports_domain.TRANSITIONS[status] - {"transferred"}), status
     assert officer["history"] >= 5
 
+    # The auditor reads, with the audit trail of the case; a supervisor transfers a case of another unit.
+    assert out["auditor"]["read_only"] is True and out["auditor"]["status_buttons"] == 0
+    assert out["auditor"]["audit_rows"] >= 5 and "case.read" in out["auditor"]["audit_actions"]
+    assert out["supervisor"]["transferred_unit"] == "Công an phường Tân Quý"
+    assert out["supervisor"]["offered_after_transfer"] == sorted(
+        reports_domain.TRANSITIONS["transferred"] - {"transferred"}
+    )
+
     # The citizen was told, through Zalo.
     async def told() -> bool:
         return any(RESOLUTION in (m.get("text") or "") for m in await system.messages_to(OFFICER_UNIT, citizen))
@@ -268,6 +277,7 @@ async def test_officers_and_editors_work_in_the_console(system: System) -> None:
     assert editor_view["preview_title"] == title and "Xem chi tiết" in editor_view["preview_buttons"]
     assert title in editor_view["preview_dm"] and "Xem chi tiết: https://" in editor_view["preview_dm"]
     assert editor_view["reach_followers"] >= 1
+    assert editor_view["edited_summary"].startswith("Công an phường cảnh báo: không chuyển tiền")
     supervisor = out["supervisor"]
     assert supervisor["nav"] == ["Hồ sơ tin báo", "Tin tức"]
     assert supervisor["own_approve_enabled"] is False and "bốn mắt" in supervisor["own_hint"]

@@ -407,4 +407,15 @@ def test_the_wheel_carries_the_static_files() -> None:
     for path in STATIC_DIR.rglob("*"):
         if path.is_file():
             relative = path.relative_to(STATIC_DIR.parent)
-            assert any(relative.match(p) for p in patterns), f"{relative} is not package data of services.console"
+            assert any(relative.match(p) for p in patterns), (
+                f"{relative} would be missing from the image: add "
+                '"services.console" = ["static/*", "static/js/*"] to [tool.setuptools.package-data] in pyproject.toml'
+            )
+
+
+async def test_an_expired_forwarded_token_is_no_session(console: Console) -> None:
+    token = bearer({"sub": "u7", "role": "officer", "unit": "tanphu", "exp": 1_000_000})
+    async with console.http.get(
+        f"{console.url}/console/api/session", headers={"Authorization": f"Bearer {token}"}
+    ) as r:
+        assert (await r.json()) == {"signed_in": False, "dev_login": False}

@@ -57,7 +57,8 @@ async def test_concurrent_changes_on_one_version_one_wins(reports):
         reports.call("POST", path + "/transfer", token, body={"unit": "csgt", "version": 1}),
     )
     statuses = sorted(r[0] for r in results)
-    assert statuses == [200, 409, 409]
+    # One wins; the others conflict (409), or no longer see the case if the winner moved it away (404).
+    assert statuses[0] == 200 and all(s in (404, 409) for s in statuses[1:]), statuses
     assert await reports.db.case_changes.count_documents({"case_id": case["_id"]}) == 2
 
 

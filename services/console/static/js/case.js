@@ -350,10 +350,19 @@ export function render(ctx, ref) {
     let failure = null;
     try {
       await call();
-      current = await reports.get(ref);
     } catch (e) {
       failure = e;
-      current = await reports.get(ref).catch(() => current);
+    }
+    try {
+      current = await reports.get(ref);
+    } catch (e) {
+      if (!failure && e.status === 404) {
+        // Transferred away: the case now belongs to a unit this officer does not see.
+        busy = false;
+        announce(`${successText} Hồ sơ không còn thuộc đơn vị của bạn.`);
+        ctx.navigate('#/ho-so');
+        return;
+      }
     }
     // Drawn once everything is known, so the buttons come back only when they can be used again.
     busy = false;
