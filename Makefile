@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test lint contracts eval bench chaos k8s-check chat stop clean install infra status
+.PHONY: run test test-tools lint contracts eval bench chaos k8s-check chat stop clean install infra status
 
 # Create the virtual environment and install the project (re-run when pyproject.toml changes).
 install: $(STAMP)
@@ -20,8 +20,13 @@ $(STAMP): pyproject.toml
 run: install
 	$(PY) -m devstack up
 
+# Test tools from Debian and npm: Chromium + playwright-core (browser tests), promtool + prometheus (alert rules).
+test-tools:
+	bash tests/browser/install.sh
+	bash deploy/observability/install-tools.sh
+
 # Run the test suite against the real Kafka and FerretDB (started if not running, stopped again if we started them).
-test: install
+test: install test-tools
 	@was_up=$$($(PY) -m devstack status | grep -c '"kafka": true' || true); \
 	$(PY) -m devstack infra || exit 1; \
 	$(PY) -m pytest $(PYTEST_ARGS); code=$$?; \
