@@ -46,6 +46,7 @@ from devstack.topics import delete_prefixed, ensure_topics
 from servicekit.registry import load_registry
 from servicekit.testing import free_port, unique
 from services.news.domain import Subscriber
+from services.news.settings import NewsSettings
 from services.news.store import subscriber_doc
 
 FOLLOWERS = 472_896
@@ -55,7 +56,8 @@ INSERT_CONCURRENCY = 1  # FerretDB/SQLite has one writer: more only adds content
 KILL_AT = 0.40
 DEADLINE_S = 235.0
 JWT_SECRET = "bench-news-jwt-secret-0123456789abcdef0123"  # noqa: S105 - local benchmark only
-ISSUER, AUDIENCE = "zalo-an-ninh", "zalo-an-ninh-news"
+ISSUER = NewsSettings.model_fields["jwt_issuer"].default
+AUDIENCE = NewsSettings.model_fields["jwt_audience"].default
 
 
 class OutOfTime(Exception):
@@ -275,6 +277,7 @@ def _env(cfg: StackConfig, prefix: str, db: str, group: str, port: int) -> dict[
         "NEWS_KAFKA_BOOTSTRAP": cfg.kafka_bootstrap,
         "NEWS_MONGO_URI": cfg.mongo_uri,
         "NEWS_HTTP_PORT": str(port),
+        "NEWS_ENVIRONMENT": "dev",
         "NEWS_JWT_HS256_SECRET": JWT_SECRET,
         "NEWS_MAX_CAMPAIGN_SENDS_PER_S": "1000000",  # measure the service, not the limiter
         "NEWS_SEND_SLICE_MAX": "500",

@@ -1,7 +1,9 @@
 """`python -m bench.reports`: intake rate and officer-list latency of the reports service.
 
-1. Intake: submissions published on `reports.submitted.v1`; measured until every acknowledgement command
-   is on `zalo.outbound.v1` (the service runs as its own process, on the local Kafka and FerretDB).
+1. Intake: a burst of submissions published on `reports.submitted.v1`, measured until every
+   acknowledgement command is on `zalo.outbound.v1` (rate, and latency inside the burst); then single
+   reports one at a time (the acknowledgement latency a citizen sees at ordinary load). The service
+   runs as its own process, on the local Kafka and FerretDB.
 2. List: 100,000 cases seeded with insert_many, the service started on them (its in-memory list index loads),
    then a mix of list requests (filters, text search, urgent-first, next pages) timed from the client.
 
@@ -47,6 +49,7 @@ from services.reports.settings import DEV_JWT_SECRET, ReportsSettings
 
 INTAKE_CASES = 400
 WARMUP_CASES = 20
+SINGLE_CASES = 10
 LIST_CASES = 100_000
 LIST_ROUNDS = 50
 INTAKE_TIMEOUT_S = 90.0
@@ -205,6 +208,11 @@ async def measure_intake(cfg: StackConfig, prefix: str, workdir: Path) -> dict[s
 
             warm = await send([submission(oa_ids, i) for i in range(WARMUP_CASES)])
             await wait_acks(warm, 60)
+            single: list[float] = []
+            for i in range(SINGLE_CASES):  # one report at a time: what a citizen waits for at ordinary load
+                one = await send([submission(oa_ids, i)])
+                await wait_acks(one, 30)
+                single.extend((acked[c] - t) * 1000 for c, t in one.items() if c in acked)
             cases = await send([submission(oa_ids, i) for i in range(INTAKE_CASES)])
             first_sent = min(cases.values())
             await wait_acks(cases, INTAKE_TIMEOUT_S)
@@ -217,6 +225,8 @@ async def measure_intake(cfg: StackConfig, prefix: str, workdir: Path) -> dict[s
                 "intake_rate_cases_per_s": len(done) / max(1e-9, last - first_sent),
                 "intake_ack_p50_ms": percentile(latencies, 50),
                 "intake_ack_p99_ms": percentile(latencies, 99),
+                "single_report_ack_p50_ms": percentile(single, 50),
+                "single_report_ack_max_ms": max(single, default=0.0),
             }
         finally:
             collector.cancel()

@@ -1,4 +1,9 @@
-"""Idempotency records: which event_ids a consumer has fully handled (unique index on both)."""
+"""Idempotency records: which event_ids a consumer has fully handled.
+
+The record's `_id` is "{consumer}\x1f{event_id}": a primary-key lookup and a primary-key insert, the
+cheapest and most portable unique key there is (FerretDB 1.24 on SQLite turned out to scan for
+compound-field lookups, and its updates are not atomic; inserts on `_id` are).
+"""
 
 from __future__ import annotations
 
@@ -32,7 +37,13 @@ class IdempotencyStore:
         """Record the event as handled; False when it already was (a concurrent duplicate)."""
         try:
             await self._col.insert_one(
-                {"consumer": self.consumer, "event_id": event_id, "topic": topic, "done_at": datetime.now(UTC)}
+                {
+                    "_id": self._key(event_id),
+                    "consumer": self.consumer,
+                    "event_id": event_id,
+                    "topic": topic,
+                    "done_at": datetime.now(UTC),
+                }
             )
         except DuplicateKeyError:
             return False

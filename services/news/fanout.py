@@ -225,7 +225,9 @@ class Scheduler:
         store, settings = self.deps.store, self.deps.settings
         await self.relay.flush()
         now = self.deps.clock()
-        for c in await store.campaigns_to_run(now):
+        due = await store.campaigns_to_run(now)
+        self.deps.metrics.in_flight.set(sum(1 for c in due if c["state"] == "running"))
+        for c in due:
             cid = c["_id"]
             task = self.runners.get(cid)
             if (task is not None and not task.done()) or self._backoff.get(cid, 0.0) > time.monotonic():
@@ -290,7 +292,7 @@ class CampaignRunner:
         try:
             await self._run()
             return True
-        except Stop as stop:
+        except (Stop, domain.InvalidTransition) as stop:  # paused/cancelled meanwhile, lease lost
             log.info("runner let go", extra={"campaign_id": self.campaign_id, "why": str(stop)})
             return True
         except Exception:

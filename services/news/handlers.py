@@ -59,10 +59,16 @@ class NewsMetrics:
             ["reason"],
             registry=registry,
         )
-        self.outcomes = Counter(
-            "zan_news_outcomes_total",
-            "Delivery outcomes applied, by channel and resulting status (sent, failed, skipped, retry, stale).",
-            ["channel", "status"],
+        self.broadcast_messages = Counter(
+            "zan_news_broadcast_messages_total",
+            "Campaign messages (direct and article broadcasts) by delivery outcome from zalo.delivery.v1: sent,"
+            " failed, skipped, retry (failed, tried again later), stale (an older attempt's outcome).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.in_flight = Gauge(
+            "zan_news_broadcasts_in_flight",
+            "Campaigns started and not yet finished, paused or cancelled.",
             registry=registry,
         )
         self.transitions = Counter(
@@ -266,9 +272,8 @@ async def on_delivery(outcome: DeliveryOutcome, deps: Deps) -> list[Outgoing]:
     if ctx.get("service") != PRODUCER or not delivery_id:
         return []  # another service's command, or one of our tag/latest commands
     delivery = await deps.store.get_delivery(delivery_id)
-    channel = "article" if outcome.action == "broadcast_article" else "direct"
     if delivery is None or delivery.get("command_id") != outcome.command_id:
-        deps.metrics.outcomes.labels(channel, "stale").inc()
+        deps.metrics.broadcast_messages.labels("stale").inc()
         return []
     now = deps.clock()
     attempt = int(delivery.get("attempt", 1))
@@ -290,7 +295,7 @@ async def on_delivery(outcome: DeliveryOutcome, deps: Deps) -> list[Outgoing]:
     applied = await deps.store.apply_outcome(delivery_id, outcome.command_id, fields)
     if applied and status == "retry" and ctx.get("campaign_id"):
         await deps.store.hint_retry(ctx["campaign_id"], fields["retry_at"])  # type: ignore[arg-type]
-    deps.metrics.outcomes.labels(channel, status if applied else "stale").inc()
+    deps.metrics.broadcast_messages.labels(status if applied else "stale").inc()
     return []
 
 

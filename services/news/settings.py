@@ -17,13 +17,14 @@ class NewsSettings(ServiceSettings):
 
     service_name: str = "news"
     http_port: int = 8084
-    environment: Literal["dev", "staging", "prod"] = Field(
-        default="dev", description="HS256 tokens are accepted only in dev; elsewhere RS256 with a public key."
+    environment: Literal["dev", "production"] = Field(
+        default="production",
+        description="dev: HS256 tokens with the development secret are accepted. production: RS256 only.",
     )
 
-    # --- editor API authentication (bearer JWT, same scheme as the reports service) ---
-    jwt_issuer: str = "zalo-an-ninh"
-    jwt_audience: str = "zalo-an-ninh-news"
+    # --- editor API authentication (bearer JWT, same scheme and issuer as the reports service) ---
+    jwt_issuer: str = "zan-officer-auth"
+    jwt_audience: str = "zan-news"
     jwt_public_key_pem: str = Field(default="", description="PEM of the RS256 public key of the token issuer.")
     jwt_hs256_secret: SecretStr = Field(
         default=SecretStr("dev-only-news-jwt-secret-change-me-0123456789"),
@@ -70,5 +71,5 @@ class NewsSettings(ServiceSettings):
     @model_validator(mode="after")
     def _production_needs_rs256(self) -> NewsSettings:
         if self.environment != "dev" and not self.jwt_public_key_pem.strip():
-            raise ValueError("NEWS_JWT_PUBLIC_KEY_PEM is required outside dev (HS256 is accepted only in dev)")
+            raise ValueError("production needs NEWS_JWT_PUBLIC_KEY_PEM (or NEWS_ENVIRONMENT=dev for local development)")
         return self

@@ -31,7 +31,8 @@ from services.news.store import subscriber_doc
 REGISTRY = load_registry()
 APP_ID = REGISTRY.app_id
 SECRET = "test-news-jwt-secret-0123456789abcdef0123"
-ISSUER, AUDIENCE = "zalo-an-ninh", "zalo-an-ninh-news"
+ISSUER = NewsSettings.model_fields["jwt_issuer"].default
+AUDIENCE = NewsSettings.model_fields["jwt_audience"].default
 COVER = "https://cdn.example.vn/cover.jpg"
 LINK = "https://congan.example.vn/tin/1"
 
@@ -279,6 +280,7 @@ def news_settings(infra: Any, topic_prefix: str, **overrides: Any) -> NewsSettin
         "mongo_uri": infra.mongo_uri,
         "mongo_db": unique("news"),
         "consumer_group": unique("g"),
+        "environment": "dev",
         "jwt_hs256_secret": SECRET,
         "scheduler_interval_s": 0.2,
         "lease_ttl_s": 3.0,

@@ -16,7 +16,7 @@ from services.news.settings import NewsSettings
 pytestmark = pytest.mark.unit
 
 SECRET = "unit-test-secret-0123456789abcdef0123456789"
-ISS, AUD = "zalo-an-ninh", "zalo-an-ninh-news"
+ISS, AUD = "zan-officer-auth", "zan-news"
 
 
 def claims(**kw):
@@ -77,7 +77,8 @@ def test_wrong_secret_and_garbage():
         v.verify("not-a-token")
 
 
-def test_settings_require_a_public_key_outside_dev():
+def test_settings_require_a_public_key_outside_dev(rsa_pair):
     with pytest.raises(ValidationError, match="PUBLIC_KEY"):
-        NewsSettings(environment="prod")
-    assert NewsSettings(environment="dev").http_port == 8084
+        NewsSettings()  # production is the default
+    assert NewsSettings(environment="production", jwt_public_key_pem=rsa_pair[1]).http_port == 8084
+    assert NewsSettings(environment="dev").jwt_issuer == ISS

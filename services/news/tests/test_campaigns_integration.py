@@ -51,6 +51,8 @@ async def test_four_eyes_approval(infra, topic_prefix):
 
         status, approved = await h.call("POST", path + "/approve", OTHER_SUP)
         assert status == 200 and approved["state"] == "approved" and approved["approved_by"] == "sup-2"
+        await asyncio.sleep(1.0)  # five scheduler ticks: a campaign scheduled for tomorrow waits
+        assert (await h.campaign(c["id"]))["state"] == "approved"
         status, err = await h.call("PATCH", path, EDITOR, {"title": "Sửa sau khi duyệt"})
         assert status == 409
         status, err = await h.call("POST", path + "/approve", OTHER_SUP)
@@ -173,6 +175,8 @@ async def test_everyone_gets_one_broadcast_per_oa_and_outcomes_finish_the_campai
         assert len(no_second.broadcasts(campaign_id)) == 18, "a failed broadcast is never repeated"
 
         events = await _lifecycle(h, lambda es: any(e.change == "finished" for e in es))
+        assert [e.change for e in events if e.change != "progress"] == ["created", "approved", "started", "finished"]
+        assert any(e.change == "progress" and e.direct_messages.reachable == 3 for e in events)
         finished = next(e for e in events if e.change == "finished")
         assert finished.direct_messages.sent == 3 and finished.article_broadcasts.failed == 1
 

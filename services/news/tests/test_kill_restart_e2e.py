@@ -38,6 +38,7 @@ def _env(infra: Any, prefix: str, db: str, group: str, port: int) -> dict[str, s
         "NEWS_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
         "NEWS_MONGO_URI": infra.mongo_uri,
         "NEWS_HTTP_PORT": str(port),
+        "NEWS_ENVIRONMENT": "dev",
         "NEWS_JWT_HS256_SECRET": SECRET,
         "NEWS_MAX_CAMPAIGN_SENDS_PER_S": "40",
         "NEWS_SEND_SLICE_MAX": str(SLICE),
