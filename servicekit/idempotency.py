@@ -1,6 +1,6 @@
 """Idempotency records: which event_ids a consumer has fully handled.
 
-The record's `_id` is "{consumer}\x1f{event_id}": a primary-key lookup and a primary-key insert, the
+The record's `_id` is "{consumer}|{event_id}": a primary-key lookup and a primary-key insert, the
 cheapest and most portable unique key there is (FerretDB 1.24 on SQLite turned out to scan for
 compound-field lookups, and its updates are not atomic; inserts on `_id` are).
 """
@@ -23,14 +23,14 @@ class IdempotencyStore:
         self._col = db[COLLECTION]
         self.consumer = consumer
 
+    def _key(self, event_id: str) -> str:
+        return f"{self.consumer}|{event_id}"
+
     async def ensure_indexes(self) -> None:
-        await self._col.create_index(
-            [("consumer", ASCENDING), ("event_id", ASCENDING)], unique=True, name="consumer_event"
-        )
         await self._col.create_index([("done_at", ASCENDING)], name="done_at")
 
     async def seen(self, event_id: str) -> bool:
-        doc = await self._col.find_one({"consumer": self.consumer, "event_id": event_id}, {"_id": 1})
+        doc = await self._col.find_one({"_id": self._key(event_id)}, {"_id": 1})
         return doc is not None
 
     async def mark(self, event_id: str, topic: str) -> bool:
