@@ -85,3 +85,40 @@ def dump_logs(cfg: StackConfig, layout: stack.Layout) -> str:
 
 
 __all__ = ["System", "dump_logs", "isolated_layout", "start_system", "stop_system"]
+
+
+def officer_token(role: str, unit: str | None, sub: str = "officer-1") -> str:
+    """A development officer token the reports service accepts in dev mode."""
+    from services.reports.auth import mint
+    from services.reports.settings import ReportsSettings
+
+    settings = ReportsSettings(environment="dev")
+    secret = settings.effective_hs256_secret
+    assert secret is not None
+    return mint(
+        secret.get_secret_value(),
+        sub=sub,
+        role=role,
+        unit=unit,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
+
+
+def tiny_png(shade: int) -> str:
+    """A distinct 2×2 grey PNG, base64, for photo uploads through the simulator."""
+    import base64
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    raw = b"".join(b"\x00" + bytes([shade % 256]) * 2 for _ in range(2))
+    png = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 0, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+    return base64.b64encode(png).decode()
