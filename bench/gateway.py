@@ -435,27 +435,30 @@ async def bench_egress_limit(cfg: StackConfig, logs: Path, http: aiohttp.ClientS
 # -- entry points ----------------------------------------------------------------------------
 
 
-async def _run() -> dict[str, float]:
+async def _run(parts: Sequence[str]) -> dict[str, float]:
     cfg = StackConfig.from_env()
     await asyncio.to_thread(ferretdb.start, cfg)
     await asyncio.to_thread(kafka.start, cfg)
     started = time.monotonic()
+    results: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
         logs = Path(tmp)
         async with aiohttp.ClientSession() as http:
-            print("gateway ingress (1,000 webhooks/s offered for 10 s):")
-            results = await bench_ingress(cfg, logs, http)
-            print("gateway egress:")
-            throughput = await bench_egress_throughput(cfg, logs, http)
-            results["gateway_egress_msgs_per_s"] = round(throughput, 1)
-            results |= await bench_egress_limit(cfg, logs, http, throughput)
+            if "ingress" in parts:
+                print("gateway ingress (1,000 webhooks/s offered for 10 s):")
+                results |= await bench_ingress(cfg, logs, http)
+            if "egress" in parts:
+                print("gateway egress:")
+                throughput = await bench_egress_throughput(cfg, logs, http)
+                results["gateway_egress_msgs_per_s"] = round(throughput, 1)
+                results |= await bench_egress_limit(cfg, logs, http, throughput)
     results["gateway_bench_seconds"] = round(time.monotonic() - started, 1)
     return results
 
 
-def run() -> dict[str, float]:
-    """Run every gateway benchmark; flat snake_case metrics, units in the names."""
-    return asyncio.run(_run())
+def run(parts: Sequence[str] = ("ingress", "egress")) -> dict[str, float]:
+    """Run the gateway benchmarks; flat snake_case metrics, units in the names."""
+    return asyncio.run(_run(parts))
 
 
 def _serve_bare() -> None:
@@ -465,11 +468,12 @@ def _serve_bare() -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.gateway")
     parser.add_argument("--bare-server", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--only", choices=["ingress", "egress"], help="run one part only")
     args = parser.parse_args(argv)
     if args.bare_server:
         _serve_bare()
         return
-    results = run()
+    results = run([args.only] if args.only else ("ingress", "egress"))
     width = max(map(len, results))
     for key, value in results.items():
         print(f"{key:<{width}}  {value:g}")

@@ -114,7 +114,9 @@ def format_storage(cfg: StackConfig) -> None:
     home = _home(cfg)
     if (home / "data" / "meta.properties").exists():
         return
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    cluster_id = "-"
+    while cluster_id.startswith("-"):  # kafka-storage would read a leading "-" as an option
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     procs.run_checked(
         _java(cfg, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(home / "server.properties")),
         "kafka storage format",

@@ -6,9 +6,9 @@ order. While the spool holds records, new events join it too, so that no event o
 one. 401 bad signature or stale timestamp, 400 malformed, 413 too large, 503 when neither Kafka nor
 the spool can take the event.
 
-The ingress owns its producer's lifecycle (not the kit's producer context) so that it starts and
-stops while Kafka is unreachable: the producer is started in the background (webhooks are spooled
-until it is up), and stopping it is bounded (see `_stop_producer`).
+The ingress owns its producer (`KafkaSink`, not the kit's producer context) so that it starts and
+stops while Kafka is unreachable: it is started in the background (webhooks are spooled until it is
+up), stopping it is bounded, and the drainer publishes spooled records as ordered batches.
 """
 
 from __future__ import annotations
@@ -22,13 +22,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from aiohttp import web
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 from prometheus_client import Counter, Gauge
 
 from contracts import citizen_key, utcnow
 from contracts.topics import ZALO_EVENTS
 from servicekit.logs import pii
-from servicekit.producer import EventProducer
+from servicekit.metrics import KitMetrics
 from servicekit.runner import serve
 from servicekit.service import KIT, Kit, service_app
 from services.gateway.domain import (
@@ -69,83 +70,90 @@ class IngressMetrics:
         )
 
 
-@dataclass
-class Ingress:
-    settings: IngressSettings
-    kit: Kit
-    spool: Spool
-    recent: RecentIds
-    metrics: IngressMetrics
-    clock: Callable[[], datetime]
+class KafkaSink:
+    """The ingress's producer: raw records to zalo.events.v1 with acks=all and idempotence, a bounded
+    wait per record, ordered batches for the drainer (records are handed to aiokafka one after the
+    other, and aiokafka keeps one batch in flight per partition)."""
 
+    def __init__(self, settings: IngressSettings, metrics: KitMetrics) -> None:
+        self.topic = settings.topic(ZALO_EVENTS)
+        self.ready = False
+        self._metrics = metrics
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=2,
+            request_timeout_ms=15_000,
+            client_id=settings.service_name,
+        )
 
-INGRESS = web.AppKey("ingress", Ingress)
+    async def start_in_background(self) -> None:
+        """Start, retrying until Kafka answers (meanwhile every webhook is spooled)."""
+        attempt = 0
+        while True:
+            try:
+                await self._producer.start()
+            except Exception as exc:
+                attempt += 1
+                if attempt == 1 or attempt % 30 == 0:
+                    log.warning("kafka unreachable; spooling until it answers", extra={"error": type(exc).__name__})
+                await asyncio.sleep(min(5.0, 0.2 * attempt))
+                continue
+            self.ready = True
+            if attempt:
+                log.info("kafka producer started", extra={"attempts": attempt + 1})
+            return
 
+    async def publish(self, key: bytes, value: bytes, timeout_s: float) -> bool:
+        """True once Kafka acknowledged the record; False when it did not within `timeout_s`."""
+        return await self.publish_batch([(key, value)], timeout_s)
 
-def create_app(settings: IngressSettings, clock: Callable[[], datetime] = utcnow) -> web.Application:
-    app = service_app(
-        settings,
-        uses_mongo=False,
-        uses_producer=False,
-        kafka_gates_readiness=False,
-        extra_contexts=[_producer_ctx, _ingress_ctx(clock)],
-    )
-    app.router.add_post(settings.webhook_path, webhook)
-    return app
-
-
-async def _producer_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The producer, started in the background: the ingress must come up (and spool) without Kafka."""
-    kit = app[KIT]
-    settings = kit.settings
-    producer = EventProducer(settings.kafka_bootstrap, kit.metrics, settings.topic_prefix, settings.service_name)
-    starter = asyncio.create_task(_start_producer(kit, producer))
-    yield
-    starter.cancel()
-    await asyncio.gather(starter, return_exceptions=True)
-    kit.producer = None
-    await _stop_producer(producer, STOP_GRACE_S)
-
-
-STOP_GRACE_S = 5.0
-
-
-async def _start_producer(kit: Kit, producer: EventProducer) -> None:
-    attempt = 0
-    while True:
+    async def publish_batch(self, records: list[tuple[bytes, bytes]], timeout_s: float) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        futures: list[asyncio.Future] = []
         try:
-            await producer.start()
-        except Exception as exc:
-            attempt += 1
-            if attempt == 1 or attempt % 30 == 0:
-                log.warning(
-                    "kafka unreachable at start; spooling until it answers", extra={"error": type(exc).__name__}
-                )
-            await asyncio.sleep(min(5.0, 0.2 * attempt))
-            continue
-        kit.producer = producer
-        if attempt:
-            log.info("kafka producer started", extra={"attempts": attempt + 1})
-        return
+            for key, value in records:
+                # send() only waits when topic metadata is missing or the buffer is full; then it is bounded too.
+                sent = self._producer.send(self.topic, value, key=key)
+                futures.append(await asyncio.wait_for(sent, max(deadline - loop.time(), 0.001)))
+        except TimeoutError:
+            _consume_later(futures)
+            return False
+        done, pending = await asyncio.wait(futures, timeout=max(deadline - loop.time(), 0.001))
+        if pending:
+            _consume_later(futures)
+            return False
+        for future in done:
+            future.result()  # a delivery error raises: not durable
+        self._metrics.published.labels(ZALO_EVENTS).inc(len(records))
+        return True
+
+    async def stop(self, grace_s: float) -> None:
+        """Flush and close, but never wait forever: aiokafka keeps a batch whose partition leader is
+        known but unreachable until it can be sent (batches only expire without a leader), so `stop()`
+        hangs while Kafka is down. By now every webhook handler has finished (aiohttp runs cleanup
+        after them), so each unsent record was either acknowledged earlier or timed out and was
+        spooled: failing the leftovers loses nothing."""
+        self.ready = False
+        stopping = asyncio.create_task(self._producer.stop())
+        done, _ = await asyncio.wait({stopping}, timeout=grace_s)
+        if not done:
+            log.warning("kafka unreachable at shutdown: dropping unsent copies (all are in the spool)")
+            accumulator = getattr(self._producer, "_message_accumulator", None)
+            if accumulator is not None:  # aiokafka <0.15 internals; see the docstring
+                accumulator.fail_all(KafkaConnectionError("shutting down while Kafka is unreachable"))
+                _consume_failures(accumulator)
+            else:
+                stopping.cancel()
+        await asyncio.gather(stopping, return_exceptions=True)
 
 
-async def _stop_producer(producer: EventProducer, grace_s: float) -> None:
-    """Flush and close, but never wait forever: aiokafka keeps a batch whose partition leader is known
-    but unreachable until it can be sent (batches only expire without a leader), so `stop()` hangs
-    while Kafka is down. By now every webhook handler has finished (aiohttp runs cleanup after them),
-    so each unsent record was either acknowledged earlier or timed out and was spooled: failing the
-    leftovers loses nothing."""
-    stopping = asyncio.create_task(producer.stop())
-    done, _ = await asyncio.wait({stopping}, timeout=grace_s)
-    if not done:
-        log.warning("kafka unreachable at shutdown: dropping unsent copies (all are in the spool)")
-        accumulator = getattr(getattr(producer, "_producer", None), "_message_accumulator", None)
-        if accumulator is not None:  # aiokafka <0.15 internals; see the docstring
-            accumulator.fail_all(KafkaConnectionError("shutting down while Kafka is unreachable"))
-            _consume_failures(accumulator)
-        else:
-            stopping.cancel()
-    await asyncio.gather(stopping, return_exceptions=True)
+def _consume_later(futures: list[asyncio.Future]) -> None:
+    """A record we stopped waiting for may still be delivered or fail later: nobody reads that result."""
+    for future in futures:
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
 
 
 def _consume_failures(accumulator: object) -> None:
@@ -155,6 +163,47 @@ def _consume_failures(accumulator: object) -> None:
         waiter = getattr(batch, "_drain_waiter", None)
         if isinstance(waiter, asyncio.Future) and waiter.done() and not waiter.cancelled():
             waiter.exception()
+
+
+@dataclass
+class Ingress:
+    settings: IngressSettings
+    kit: Kit
+    sink: KafkaSink
+    spool: Spool
+    recent: RecentIds
+    metrics: IngressMetrics
+    clock: Callable[[], datetime]
+
+
+INGRESS = web.AppKey("ingress", Ingress)
+SINK = web.AppKey("kafka_sink", KafkaSink)
+STOP_GRACE_S = 5.0
+
+
+def create_app(settings: IngressSettings, clock: Callable[[], datetime] = utcnow) -> web.Application:
+    app = service_app(
+        settings,
+        uses_mongo=False,
+        uses_producer=False,
+        kafka_gates_readiness=False,
+        extra_contexts=[_sink_ctx, _ingress_ctx(clock)],
+    )
+    app.router.add_post(settings.webhook_path, webhook)
+    return app
+
+
+async def _sink_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The producer, started in the background: the ingress must come up (and spool) without Kafka."""
+    kit = app[KIT]
+    assert isinstance(kit.settings, IngressSettings)
+    sink = KafkaSink(kit.settings, kit.metrics)
+    app[SINK] = sink
+    starter = asyncio.create_task(sink.start_in_background())
+    yield
+    starter.cancel()
+    await asyncio.gather(starter, return_exceptions=True)
+    await sink.stop(STOP_GRACE_S)
 
 
 def _ingress_ctx(clock: Callable[[], datetime]):
@@ -167,6 +216,7 @@ def _ingress_ctx(clock: Callable[[], datetime]):
         state = Ingress(
             settings,
             kit,
+            app[SINK],
             spool,
             RecentIds(settings.dedupe_window_s, settings.dedupe_max_entries),
             IngressMetrics(kit),
@@ -179,7 +229,7 @@ def _ingress_ctx(clock: Callable[[], datetime]):
         drainer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await drainer
-        if kit.producer is not None and state.spool.pending():
+        if state.sink.ready and state.spool.pending():
             with contextlib.suppress(Exception):  # best effort before the producer closes
                 await _drain_once(state, settings.publish_timeout_s)
 
@@ -255,16 +305,13 @@ def _verify(state: Ingress, request: web.Request, raw: bytes):
 
 async def _make_durable(state: Ingress, key: bytes, value: bytes) -> str:
     """'accepted' (Kafka acked), 'spooled' (fsynced locally) or 'unavailable'."""
-    producer = state.kit.producer
-    if producer is not None and not state.spool.pending():
+    if state.sink.ready and not state.spool.pending():
         try:
-            await asyncio.wait_for(
-                producer.publish_raw(producer.physical(ZALO_EVENTS), key, value, ()), state.settings.publish_timeout_s
-            )
-            state.kit.metrics.published.labels(ZALO_EVENTS).inc()
-            return "accepted"
+            if await state.sink.publish(key, value, state.settings.publish_timeout_s):
+                return "accepted"
+            log.warning("kafka did not acknowledge in time, spooling")
         except Exception as exc:
-            log.warning("kafka did not acknowledge in time, spooling", extra={"error": type(exc).__name__})
+            log.warning("kafka refused the record, spooling", extra={"error": type(exc).__name__})
     try:
         await state.spool.append(key, value)
     except OSError as exc:
@@ -275,12 +322,9 @@ async def _make_durable(state: Ingress, key: bytes, value: bytes) -> str:
 
 
 async def _drain_once(state: Ingress, timeout_s: float = 10.0) -> int:
-    producer = state.kit.producer
-    assert producer is not None
-
-    async def publish(key: bytes, value: bytes) -> None:
-        await asyncio.wait_for(producer.publish_raw(producer.physical(ZALO_EVENTS), key, value, ()), timeout_s)
-        state.kit.metrics.published.labels(ZALO_EVENTS).inc()
+    async def publish(batch: list[tuple[bytes, bytes]]) -> None:
+        if not await state.sink.publish_batch(batch, timeout_s):
+            raise TimeoutError("kafka did not acknowledge the spooled batch")
 
     sent = await state.spool.drain(publish)
     state.metrics.spool_bytes.set(state.spool.pending_bytes)
@@ -289,7 +333,7 @@ async def _drain_once(state: Ingress, timeout_s: float = 10.0) -> int:
 
 async def _drain_forever(state: Ingress) -> None:
     while True:
-        if state.spool.pending() and state.kit.producer is not None:
+        if state.spool.pending() and state.sink.ready:
             try:
                 sent = await _drain_once(state)
                 if sent:

@@ -22,9 +22,8 @@ from devstack import kafka
 from devstack.paths import StackConfig
 from devstack.procs import StartError
 from devstack.topics import ensure_topics
-from servicekit.service import KIT
 from servicekit.testing import free_port, poll_until, unique
-from services.gateway.ingress import INGRESS, create_app
+from services.gateway.ingress import INGRESS, SINK, create_app
 from services.gateway.settings import IngressSettings
 from services.gateway.spool import Spool
 from services.gateway.tests.support import random_user_id, reading, signed_webhook, text_webhook
@@ -97,7 +96,7 @@ async def test_webhooks_are_spooled_while_kafka_is_down_and_published_in_order_a
         return text_webhook(user, texts[i], int(time.time() * 1000))
 
     first = await ingress_factory(settings)
-    await poll_until(lambda: _async(first.app[KIT].producer is not None), "the producer to start", timeout=30)
+    await poll_until(lambda: _async(first.app[SINK].ready), "the producer to start", timeout=30)
     assert await post(first, webhook(0)) == (200, {"status": "accepted"})
 
     await asyncio.to_thread(kafka.stop, cfg)
@@ -112,7 +111,7 @@ async def test_webhooks_are_spooled_while_kafka_is_down_and_published_in_order_a
 
     # The ingress restarts while Kafka is still down: it must come up and keep accepting.
     second = await ingress_factory(settings)
-    assert second.app[KIT].producer is None
+    assert not second.app[SINK].ready
     assert await post(second, webhook(4)) == (200, {"status": "spooled"})
     assert await post(second, webhook(5)) == (200, {"status": "spooled"})
 
