@@ -44,7 +44,7 @@ from contracts import OutboundCommand, citizen_key, utcnow
 from contracts.topics import ZALO_EVENTS, ZALO_OUTBOUND
 from devstack import ferretdb, kafka
 from devstack.paths import REPO_ROOT, StackConfig
-from devstack.topics import ensure_topics
+from devstack.topics import delete_prefixed, ensure_topics
 from servicekit.ids import derived_id
 from servicekit.metrics import KitMetrics
 from servicekit.producer import EventProducer, Outgoing
@@ -118,6 +118,18 @@ def _spawn(argv: Sequence[str], env: dict[str, str], log_path: Path) -> subproce
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+
+
+@contextlib.asynccontextmanager
+async def topics(bootstrap: str, partitions: int | None = None) -> AsyncIterator[str]:
+    """A fresh topic prefix, deleted afterwards (a broker holds a few files open per partition)."""
+    prefix = unique("bench") + "."
+    await ensure_topics(bootstrap, prefix, max_partitions=partitions)
+    try:
+        yield prefix
+    finally:
+        with contextlib.suppress(Exception):
+            await delete_prefixed(bootstrap, prefix)
 
 
 def py(module: str) -> list[str]:
@@ -236,8 +248,6 @@ async def topic_records(bootstrap: str, topic: str) -> int:
 async def bench_ingress(cfg: StackConfig, logs: Path, http: aiohttp.ClientSession) -> dict[str, float]:
     registry = load_registry()
     oa = registry.by_key("tanphu")
-    prefix = unique("bench") + "."
-    await ensure_topics(cfg.kafka_bootstrap, prefix)
     n = int(OFFERED_RPS * INGRESS_SECONDS)
     warm = signed_webhooks(n + 300, registry.app_id, oa.oa_id)
     warmup, measured = warm[n:], warm[:n]
@@ -249,16 +259,17 @@ async def bench_ingress(cfg: StackConfig, logs: Path, http: aiohttp.ClientSessio
         await offer(bare.url + "/zalo/webhook", warmup, 300)
         bare_load = await offer(bare.url + "/zalo/webhook", measured, OFFERED_RPS)
 
-    env = {
-        "INGRESS_HTTP_PORT": str(ingress_port),
-        "INGRESS_KAFKA_BOOTSTRAP": cfg.kafka_bootstrap,
-        "INGRESS_TOPIC_PREFIX": prefix,
-        "INGRESS_SPOOL_DIR": str(logs / "spool"),
-    }
-    async with process("gateway-ingress", py("services.gateway.ingress"), env, ingress_port, logs) as ingress:
-        await wait_ready(http, ingress, "/readyz", logs)
-        await offer(ingress.url + "/zalo/webhook", warmup, 300)  # connections, topic metadata
-        ingress_load = await offer(ingress.url + "/zalo/webhook", measured, OFFERED_RPS)
+    async with topics(cfg.kafka_bootstrap) as prefix:
+        env = {
+            "INGRESS_HTTP_PORT": str(ingress_port),
+            "INGRESS_KAFKA_BOOTSTRAP": cfg.kafka_bootstrap,
+            "INGRESS_TOPIC_PREFIX": prefix,
+            "INGRESS_SPOOL_DIR": str(logs / "spool"),
+        }
+        async with process("gateway-ingress", py("services.gateway.ingress"), env, ingress_port, logs) as ingress:
+            await wait_ready(http, ingress, "/readyz", logs)
+            await offer(ingress.url + "/zalo/webhook", warmup, 300)  # connections, topic metadata
+            ingress_load = await offer(ingress.url + "/zalo/webhook", measured, OFFERED_RPS)
         published = await topic_records(cfg.kafka_bootstrap, prefix + ZALO_EVENTS)
 
     print(f"  bare handler : {bare_load}")
@@ -363,9 +374,7 @@ async def _at_least(http: aiohttp.ClientSession, sim: Proc, n: int) -> bool:
 
 
 async def bench_egress_throughput(cfg: StackConfig, logs: Path, http: aiohttp.ClientSession) -> float:
-    prefix = unique("bench") + "."
-    await ensure_topics(cfg.kafka_bootstrap, prefix)
-    async with simulator(logs, http, "zalosim-open", 10**9, 60.0) as sim:
+    async with topics(cfg.kafka_bootstrap) as prefix, simulator(logs, http, "zalosim-open", 10**9, 60.0) as sim:
         users = await prepare_citizens(http, sim, 240)
         await queue_commands(cfg.kafka_bootstrap, prefix, users, EGRESS_QUEUE)
         refresh = (await control(http, sim, "POST", "/_sim/oauth/tanphu/grant"))["refresh_token"]
@@ -396,10 +405,11 @@ async def bench_egress_throughput(cfg: StackConfig, logs: Path, http: aiohttp.Cl
 
 async def bench_egress_limit(cfg: StackConfig, logs: Path, http: aiohttp.ClientSession, capacity: float) -> dict:
     limit = max(10, int(0.6 * capacity * LIMIT_WINDOW_S))
-    prefix = unique("bench") + "."
-    await ensure_topics(cfg.kafka_bootstrap, prefix)
     total_s = LIMIT_WINDOW_S * (LIMIT_FULL_WINDOWS + 3)
-    async with simulator(logs, http, "zalosim-limited", limit, LIMIT_WINDOW_S) as sim:
+    async with (
+        topics(cfg.kafka_bootstrap) as prefix,
+        simulator(logs, http, "zalosim-limited", limit, LIMIT_WINDOW_S) as sim,
+    ):
         users = await prepare_citizens(http, sim, 240)
         await queue_commands(cfg.kafka_bootstrap, prefix, users, int(limit / LIMIT_WINDOW_S * total_s * 1.5))
         refresh = (await control(http, sim, "POST", "/_sim/oauth/tanphu/grant"))["refresh_token"]

@@ -6,7 +6,8 @@ District scale on the local stack (real Kafka and FerretDB, the service as a sep
    ~15 % interacted within the last 7 days (uniformly), the rest earlier or never.
 2. One campaign for everyone (article broadcast + direct messages, billed window allowed, so every
    follower active within 7 days is reachable), sent with the campaign rate limit lifted so that
-   the figures show the service, not the limiter: time to plan, enqueue rate.
+   the figures show the service, not the limiter: time to plan (the service's own plan timestamps),
+   enqueue rate (from the records' producer timestamps on zalo.outbound.v1).
 3. Kill and resume: SIGKILL the service when ~40 % of the messages are out, start a new process,
    let it finish. From the outbound topic: `broadcast_duplicates` (recipients or OAs with more than
    one distinct command id) and `broadcast_missed` (planned recipients and OAs without a command),
@@ -22,6 +23,7 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -453,6 +455,10 @@ async def bench() -> dict[str, float]:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await cleanup
         await mongo.close()
+        if results.get("completed") == 1.0:
+            shutil.rmtree(workdir, ignore_errors=True)  # kept for its logs when something went wrong
+        else:
+            print(f"  service logs kept in {workdir}")
     results["news_bench_s"] = round(time.monotonic() - clock.start, 1)
     return results
 

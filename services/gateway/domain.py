@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -231,7 +232,7 @@ class RecentIds:
         self._seen[event_id] = now_s  # dicts keep insertion order: oldest first
         while len(self._seen) > self.max_entries:
             self._seen.pop(next(iter(self._seen)))
-        for old, at in list(self._seen.items())[:64]:
-            if now_s - at <= self.window_s:
-                break
+        # Oldest first: expire a few from the front (islice, not list(): the map holds up to max_entries).
+        expired = [k for k, at in itertools.islice(self._seen.items(), 64) if now_s - at > self.window_s]
+        for old in expired:
             del self._seen[old]

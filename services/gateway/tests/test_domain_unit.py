@@ -98,6 +98,8 @@ def test_recent_ids_window_and_bound():
     recent.add("b", 1)
     recent.add("c", 2)
     assert not recent.contains("a", 3), "the oldest entry is evicted beyond max_entries"
+    recent.add("d", 30)
+    assert "b" not in recent._seen and "c" not in recent._seen, "expired entries are dropped as new ones come"
 
 
 # -- normalisation of each event type --------------------------------------------------------
