@@ -245,7 +245,7 @@ class Harness:
             elif time.monotonic() - calm_since >= quiet:
                 return await self.commands()
 
-    async def wait_commands(self, pred, what: str, timeout: float = 30.0) -> Commands:
+    async def wait_commands(self, pred, what: str, timeout: float = 45.0) -> Commands:
         async def check():
             cmds = await self.commands()
             return cmds if pred(cmds) else None
