@@ -1,8 +1,9 @@
 """Session fixtures: the real Kafka broker and FerretDB of the local stack (started if not running).
 
 Tests isolate by naming (fresh topic prefixes, groups and databases). Names are not free, though: every
-partition costs the broker file handles and every database costs FerretDB an SQLite file, so a test's
-topics are deleted after it, and whatever the session created and left behind is swept at its end.
+partition costs the broker file handles, so a test's topics are deleted after it, and topics under any
+prefix this session registered are swept at its end (only those: another test session may be running
+against the same broker).
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ from dataclasses import dataclass
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
-from pymongo import AsyncMongoClient
 
 from devstack import ferretdb, kafka
 from devstack.paths import StackConfig
 from devstack.topics import delete_prefixed, ensure_topics
-from servicekit.testing import unique
+from servicekit.testing import SESSION_PREFIXES, register_prefix, unique
 
 
 @dataclass(frozen=True)
@@ -30,38 +30,15 @@ class Infra:
     mongo_uri: str
 
 
-async def _names(cfg: StackConfig) -> tuple[set[str], set[str]]:
+async def _sweep(cfg: StackConfig) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=cfg.kafka_bootstrap)
     await admin.start()
     try:
-        topics = set(await admin.list_topics())
+        names = sorted(t for t in await admin.list_topics() if t.startswith(tuple(SESSION_PREFIXES)))
+        for i in range(0, len(names), 200):
+            await admin.delete_topics(names[i : i + 200])
     finally:
         await admin.close()
-    mongo = AsyncMongoClient(cfg.mongo_uri)
-    try:
-        databases = set(await mongo.list_database_names())
-    finally:
-        await mongo.close()
-    return topics, databases
-
-
-async def _sweep(cfg: StackConfig, topics_before: set[str], databases_before: set[str]) -> None:
-    topics, databases = await _names(cfg)
-    created = sorted(t for t in topics - topics_before if not t.startswith("__"))
-    if created:
-        admin = AIOKafkaAdminClient(bootstrap_servers=cfg.kafka_bootstrap)
-        await admin.start()
-        try:
-            for i in range(0, len(created), 200):
-                await admin.delete_topics(created[i : i + 200])
-        finally:
-            await admin.close()
-    mongo = AsyncMongoClient(cfg.mongo_uri)
-    try:
-        for name in databases - databases_before - {"admin", "local", "config"}:
-            await mongo.drop_database(name)
-    finally:
-        await mongo.close()
 
 
 @pytest.fixture(scope="session")
@@ -69,15 +46,15 @@ def infra() -> Iterator[Infra]:
     cfg = StackConfig.from_env()
     ferretdb.start(cfg)
     kafka.start(cfg)
-    topics_before, databases_before = asyncio.run(_names(cfg))
     yield Infra(cfg, cfg.kafka_bootstrap, cfg.mongo_uri)
-    asyncio.run(_sweep(cfg, topics_before, databases_before))
+    if SESSION_PREFIXES:
+        asyncio.run(_sweep(cfg))
 
 
 @pytest.fixture
 async def topic_prefix(infra: Infra) -> AsyncIterator[str]:
     """A fresh prefix with every topic of the catalogue created under it (2 partitions each)."""
-    prefix = unique("t") + "."
+    prefix = register_prefix(unique("t") + ".")
     await ensure_topics(infra.kafka_bootstrap, prefix, max_partitions=2)
     yield prefix
     await delete_prefixed(infra.kafka_bootstrap, prefix)

@@ -33,3 +33,13 @@ def free_port() -> int:
 def unique(prefix: str = "t") -> str:
     """A fresh name for a topic prefix, group or database: isolation by naming, not teardown."""
     return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+# Topic prefixes this test session created; the root conftest deletes what is left under them at the end.
+SESSION_PREFIXES: set[str] = set()
+
+
+def register_prefix(prefix: str) -> str:
+    """Mark a topic prefix as this session's, so the end-of-session sweep removes what is left under it."""
+    SESSION_PREFIXES.add(prefix)
+    return prefix

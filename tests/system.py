@@ -15,7 +15,7 @@ import aiohttp
 from devstack import stack
 from devstack.paths import StackConfig
 from devstack.topics import ensure_topics
-from servicekit.testing import free_port, poll_until, unique
+from servicekit.testing import free_port, poll_until, register_prefix, unique
 
 
 @dataclass
@@ -70,6 +70,7 @@ def isolated_layout() -> stack.Layout:
 
 
 async def start_system(cfg: StackConfig, layout: stack.Layout) -> None:
+    register_prefix(layout.topic_prefix)
     await ensure_topics(cfg.kafka_bootstrap, layout.topic_prefix, max_partitions=3)
     await asyncio.to_thread(stack.services_up, cfg, layout, 120.0)
 
@@ -122,3 +123,23 @@ def tiny_png(shade: int) -> str:
         + chunk(b"IEND", b"")
     )
     return base64.b64encode(png).decode()
+
+
+def newsroom_token(role: str, sub: str) -> str:
+    """A development editor or supervisor token the news service accepts in dev mode."""
+    import time
+
+    import jwt
+
+    from services.news.settings import NewsSettings
+
+    settings = NewsSettings(environment="dev")
+    claims = {
+        "sub": sub,
+        "role": role,
+        "unit": "tanphu",
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "exp": int(time.time()) + 900,
+    }
+    return jwt.encode(claims, settings.jwt_hs256_secret.get_secret_value(), algorithm="HS256")

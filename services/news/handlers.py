@@ -176,7 +176,12 @@ async def on_zalo_event(event: ZaloEvent, deps: Deps) -> list[Outgoing]:
     if event.event_name not in ("follow", "unfollow"):
         return []
     async with deps.locks(key):
-        return await _membership(event, deps, now)
+        out = await _membership(event, deps, now)
+        if event.event_name == "follow" and not event.sync:
+            # Following opens the interaction window (zalo-oa-api.md §4.2, [U]: one of the two lists says
+            # so, and the simulator follows it); a follower sync replays history and opens nothing.
+            await deps.store.touch_interaction(event.oa_id, event.user_id, _event_time(event.zalo_timestamp_ms, now))
+    return out
 
 
 async def _membership(event: ZaloEvent, deps: Deps, now: datetime) -> list[Outgoing]:

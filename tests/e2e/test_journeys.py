@@ -122,3 +122,64 @@ async def test_emergency_mid_form_is_answered_first_and_raises_an_urgent_case(sy
 
     (case,) = await poll_until(urgent_case, "an urgent case for the emergency", 30)
     assert case["status"] == "received"
+
+
+async def test_a_two_ward_campaign_reaches_exactly_those_wards_followers_once(system: System):
+    from servicekit.testing import poll_until
+    from tests.system import newsroom_token
+
+    targeted = [("phutrung", _citizen_id()), ("phutrung", _citizen_id()), ("hoathanh", _citizen_id())]
+    bystander = ("hieptan", _citizen_id())
+    for oa, user in [*targeted, bystander]:
+        await system.citizen(oa, user, "follow")
+        await system.wait_messages(oa, user, 1)  # the welcome: the follower is registered and active
+
+    tag = unique("")[:6]
+    link = f"https://congan.example.vn/tin/{tag}"
+    body = {
+        "title": f"Cảnh báo lừa đảo qua điện thoại {tag}",
+        "summary": "Công an phường cảnh báo thủ đoạn giả danh cán bộ để chiếm đoạt tài sản.",
+        "cover_url": "https://cdn.example.vn/cover.jpg",
+        "body": [{"type": "text", "content": "Không chuyển tiền cho người lạ tự xưng là công an."}],
+        "link": link,
+        "target": {"wards": ["Phú Trung", "Hòa Thạnh"]},
+        "channels": {"article": True, "direct": True, "allow_billed": False},
+    }
+    editor, supervisor = newsroom_token("editor", "editor-1"), newsroom_token("supervisor", "chief-1")
+    news = system.url("news") + "/api/v1"
+    async with system.http.post(f"{news}/campaigns", json=body, headers={"Authorization": f"Bearer {editor}"}) as r:
+        assert r.status in (200, 201), await r.text()
+        campaign = await r.json()
+    campaign_id = campaign.get("id") or campaign["campaign_id"]
+    async with system.http.post(
+        f"{news}/campaigns/{campaign_id}/approve", headers={"Authorization": f"Bearer {supervisor}"}
+    ) as r:
+        assert r.status == 200, await r.text()
+
+    async def campaign_messages(oa: str, user: str) -> list[dict]:
+        return [m for m in await system.messages_to(oa, user) if link in str(m)]
+
+    async def all_reached():
+        got = [await campaign_messages(oa, user) for oa, user in targeted]
+        return got if all(got) else None
+
+    await poll_until(all_reached, "every targeted follower to get the campaign", 60)
+
+    async def finished():
+        async with system.http.get(
+            f"{news}/campaigns/{campaign_id}", headers={"Authorization": f"Bearer {supervisor}"}
+        ) as r:
+            c = await r.json()
+        return c if c.get("state", c.get("status")) == "finished" else None
+
+    await poll_until(finished, "the campaign to finish", 60)
+    for oa, user in targeted:
+        assert len(await campaign_messages(oa, user)) == 1, f"{oa}/{user} got the campaign more or less than once"
+    assert await campaign_messages(*bystander) == []
+
+    async def broadcast_per_oa():
+        items = (await system.sim("GET", "/_sim/broadcasts"))["items"]
+        oas = sorted(b["oa_key"] for b in items if any(tag in t for t in b["titles"]))
+        return oas if len(oas) >= 2 else None
+
+    assert await poll_until(broadcast_per_oa, "the article broadcast of each ward OA", 60) == ["hoathanh", "phutrung"]
