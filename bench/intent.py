@@ -1,0 +1,135 @@
+"""Intent benchmarks: classification on one core next to a plain keyword matcher, and the end-to-end
+reply latency (signed webhook → reply received by the simulator) with every service running.
+
+`python -m bench.intent [classify|e2e]`. Targets: classify p99 ≤ 5 ms and ≥ 2,000 messages/s on one core;
+e2e p99 ≤ 300 ms at 200 messages/s (the rate and duration are settings: BENCH_E2E_RATE, BENCH_E2E_SECONDS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from services.intent.eval import keyword_baseline
+from services.intent.nlu.understand import understand
+
+DEV = Path(__file__).resolve().parent.parent / "services" / "intent" / "data" / "dev.jsonl"
+
+
+def _pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
+
+
+def classify() -> dict[str, float]:
+    texts = [json.loads(line)["text"] for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
+    understand("xin chào")  # training happens once, outside the measurement
+    rounds = max(1, 4000 // len(texts))
+    latencies: list[float] = []
+    started = time.perf_counter()
+    for _ in range(rounds):
+        for text in texts:
+            t0 = time.perf_counter()
+            understand(text)
+            latencies.append((time.perf_counter() - t0) * 1000)
+    elapsed = time.perf_counter() - started
+    baseline: list[float] = []
+    b_started = time.perf_counter()
+    for _ in range(rounds):
+        for text in texts:
+            t0 = time.perf_counter()
+            keyword_baseline(text)
+            baseline.append((time.perf_counter() - t0) * 1000)
+    b_elapsed = time.perf_counter() - b_started
+    per_s = len(latencies) / elapsed
+    return {
+        "intent_classify_p50_ms": round(statistics.median(latencies), 3),
+        "intent_classify_p99_ms": round(_pct(latencies, 0.99), 3),
+        "intent_classify_per_s": round(per_s, 1),
+        "intent_baseline_per_s": round(len(baseline) / b_elapsed, 1),
+        "intent_classify_vs_baseline_ratio": round(per_s / (len(baseline) / b_elapsed), 4),
+    }
+
+
+async def _e2e(rate: float, seconds: float) -> dict[str, float]:
+    import aiohttp
+
+    from devstack.paths import StackConfig
+    from tests.system import isolated_layout, start_system, stop_system
+
+    cfg = StackConfig.from_env()
+    layout = isolated_layout()
+    await start_system(cfg, layout)
+    sim = layout.url("zalosim")
+    sent: dict[str, float] = {}
+    latencies: list[float] = []
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def one(i: int) -> None:
+                user = str(7_100_000_000_000_000_000 + i)
+                sent[user] = time.perf_counter()
+                async with http.post(f"{sim}/_sim/users/tansonnhi/{user}/text", json={"text": "xin chào"}) as r:
+                    await r.read()
+
+            total = int(rate * seconds)
+            start = time.perf_counter()
+            tasks = []
+            for i in range(total):
+                delay = start + i / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(one(i)))
+            await asyncio.gather(*tasks)
+            deadline = time.perf_counter() + 60
+            since = 0
+            seen: set[str] = set()
+            while len(seen) < total and time.perf_counter() < deadline:
+                async with http.get(f"{sim}/_sim/messages?oa_key=tansonnhi&since={since}") as r:
+                    page = await r.json()
+                now = time.perf_counter()
+                for m in page["items"]:
+                    user = m["user_id"]
+                    if user in sent and user not in seen:
+                        seen.add(user)
+                        latencies.append((now - sent[user]) * 1000)
+                since = page.get("next_since", since)
+                await asyncio.sleep(0.05)
+    finally:
+        await stop_system(cfg, layout)
+    return {
+        "e2e_reply_rate_per_s": rate,
+        "e2e_reply_p50_ms": round(statistics.median(latencies), 1) if latencies else -1,
+        "e2e_reply_p99_ms": round(_pct(latencies, 0.99), 1) if latencies else -1,
+        "e2e_replies_missing": int(rate * seconds) - len(latencies),
+    }
+
+
+def e2e() -> dict[str, float]:
+    rate = float(os.environ.get("BENCH_E2E_RATE", "200"))
+    seconds = float(os.environ.get("BENCH_E2E_SECONDS", "60"))
+    return asyncio.run(_e2e(rate, seconds))
+
+
+def run(parts: Sequence[str] = ("classify", "e2e")) -> dict[str, float]:
+    out: dict[str, float] = {}
+    if "classify" in parts:
+        out |= classify()
+    if "e2e" in parts:
+        out |= e2e()
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parts = list(argv if argv is not None else sys.argv[1:]) or ["classify", "e2e"]
+    print(json.dumps(run(parts), indent=2))
+
+
+if __name__ == "__main__":
+    main()
