@@ -147,13 +147,18 @@ class TopicReader:
 
 
 async def topic_partitions(bootstrap: str, topic: str) -> list[int]:
+    """The partitions of a topic, once the broker's metadata knows them (a new topic may briefly have none)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
     await admin.start()
     try:
-        (described,) = await admin.describe_topics([topic])
+
+        async def described() -> list[int]:
+            (topic_md,) = await admin.describe_topics([topic])
+            return sorted(p["partition"] for p in topic_md["partitions"])
+
+        return await poll_until(described, f"partitions of {topic}", 15, 0.1)
     finally:
         await admin.close()
-    return sorted(p["partition"] for p in described["partitions"])
 
 
 @asynccontextmanager
