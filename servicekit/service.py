@@ -115,7 +115,7 @@ def _producer_ctx(gates_readiness: bool) -> CleanupCtx:
         producer = EventProducer(
             kit.settings.kafka_bootstrap, kit.metrics, kit.settings.topic_prefix, client_id=kit.settings.service_name
         )
-        await _retry_start(producer.start, "kafka producer")
+        await retry_start(producer.start, "kafka producer")
         kit.producer = producer
         if gates_readiness:
             kit.checks["kafka"] = producer.broker_reachable
@@ -150,9 +150,9 @@ def _consumer_ctx(routes: Mapping[str, Handler[Any]]) -> CleanupCtx:
         kit = app[KIT]
         assert kit.db is not None and kit.producer is not None, "a consumer needs MongoDB and the producer"
         idempotency = IdempotencyStore(kit.db, kit.settings.group)
-        await _retry_start(idempotency.ensure_indexes, "idempotency indexes")
+        await retry_start(idempotency.ensure_indexes, "idempotency indexes")
         loop = ConsumerLoop(kit.settings, routes, kit.deps, kit.producer, idempotency, kit.metrics)
-        await _retry_start(loop.start, "kafka consumer")
+        await retry_start(loop.start, "kafka consumer")
         kit.consumer = loop
         kit.checks["consumer"] = _as_check(loop.ready)
         purger = asyncio.create_task(_purge_forever(idempotency, kit.settings.idempotency_retention_days))
@@ -180,7 +180,7 @@ async def _purge_forever(idempotency: IdempotencyStore, days: int) -> None:
         await asyncio.sleep(3600)
 
 
-async def _retry_start(start: Callable[[], Awaitable[Any]], what: str, attempts: int = 30) -> None:
+async def retry_start(start: Callable[[], Awaitable[Any]], what: str, attempts: int = 30) -> None:
     """Start a client, retrying while the infrastructure comes up (a pod may start before Kafka)."""
     for attempt in range(1, attempts + 1):
         try:

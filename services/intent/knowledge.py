@@ -19,33 +19,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from services.intent import texts
+from services.intent.nlu.classifier import INTENTS
 
 KNOWLEDGE_DIR = Path(__file__).with_name("knowledge")
 
-KNOWN_INTENTS: frozenset[str] = frozenset(
-    {
-        "greeting",
-        "help",
-        "thanks",
-        "procedure.permanent_residence",
-        "procedure.temporary_residence",
-        "procedure.temporary_absence",
-        "procedure.stay_notice",
-        "procedure.residence_update",
-        "procedure.identity_card",
-        "procedure.fire_safety",
-        "procedure.vehicle_registration",
-        "procedure.seal_registration",
-        "report.crime",
-        "report.public_order",
-        "report.status",
-        "directory.lookup",
-        "news",
-        "emergency",
-        "handoff.human",
-        "out_of_scope",
-    }
-)
+KNOWN_INTENTS: frozenset[str] = frozenset(INTENTS)
 # Answers about procedures, reporting and emergencies state the law they rest on; general help need not.
 _LEGAL_BASIS_REQUIRED = ("procedure.", "report.", "emergency")
 # Zalo's limit for a customer-service text message (zalo-oa-api.md §3.2).

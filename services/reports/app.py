@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from contracts import utcnow
 from servicekit.registry import Registry
-from servicekit.service import KIT, Kit, service_app
+from servicekit.service import KIT, Kit, retry_start, service_app
 from services.reports import api, attachments, changes, notices, openapi
 from services.reports.auth import Authenticator
 from services.reports.caseindex import CaseFeed, CaseIndex
@@ -70,7 +70,7 @@ def _deps_factory(clock: Callable[[], datetime], rng: Callable[[], float]):
         if problems:
             raise ValueError("routing rules do not fit the OA registry: " + "; ".join(problems))
         store = Store(kit.db)
-        await _retry(store.ensure_indexes, "reports indexes")
+        await retry_start(store.ensure_indexes, "reports indexes")
         http = aiohttp.ClientSession()
         deps = Deps(
             settings=settings,
@@ -182,15 +182,3 @@ def _seen_case_labels(m: ReportsMetrics) -> list[tuple[str, str, str]]:
         for sample in metric.samples:
             out.append((sample.labels["kind"], sample.labels["unit"], sample.labels["status"]))
     return out
-
-
-async def _retry(fn: Callable[[], Awaitable[Any]], what: str, attempts: int = 30) -> None:
-    for attempt in range(1, attempts + 1):
-        try:
-            await fn()
-            return
-        except Exception as exc:
-            if attempt == attempts:
-                raise
-            log.warning("%s not available yet (%s), retrying", what, type(exc).__name__)
-            await asyncio.sleep(min(5.0, 0.5 * attempt))
