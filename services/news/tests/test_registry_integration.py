@@ -27,7 +27,9 @@ async def test_follow_unfollow_sync_and_last_interaction(infra, topic_prefix):
 
         async def interacted():
             d = await subs.find_one({"_id": key})
-            return d if d and d.get("last_interaction_at") and d.get("following") else None
+            latest = t0 + timedelta(minutes=5) - timedelta(seconds=1)
+            done = d and d.get("following") and d.get("last_interaction_at") and d["last_interaction_at"] >= latest
+            return d if done else None
 
         doc = await poll_until(interacted, "follow and interactions recorded")
         assert abs(doc["last_interaction_at"] - (t0 + timedelta(minutes=5))) < timedelta(seconds=1)
