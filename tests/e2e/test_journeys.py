@@ -183,3 +183,34 @@ async def test_a_two_ward_campaign_reaches_exactly_those_wards_followers_once(sy
         return oas if len(oas) >= 2 else None
 
     assert await poll_until(broadcast_per_oa, "the article broadcast of each ward OA", 60) == ["hoathanh", "phutrung"]
+
+
+async def test_cancel_mid_form_and_a_human_handoff_released_by_an_officer(system: System):
+    from servicekit.testing import poll_until
+    from tests.system import officer_token
+
+    oa, user = "phuthohoa", _citizen_id()
+    seen, _ = await _say(system, oa, user, 0, text="#baotin")
+    seen, _ = await _say(system, oa, user, seen, text="phản ánh")
+    seen, messages = await _say(system, oa, user, seen, text="hủy")
+    assert "hủy" in messages[-1]["text"].lower()
+
+    seen, messages = await _say(system, oa, user, seen, text="cho tôi gặp cán bộ trực tiếp")
+    assert "cán bộ" in messages[-1]["text"].lower()
+    await system.citizen(oa, user, "text", text="alo có ai không")  # the bot stays quiet during the handoff
+
+    supervisor = officer_token("supervisor", None, sub="duty-2")
+
+    async def waiting_handoff():
+        status, body = await _reports_api(system, supervisor, "GET", "/api/v1/handoffs")
+        items = body.get("items", []) if status == 200 else []
+        return next((h for h in items if h["oa_key"] == oa), None)
+
+    handoff = await poll_until(waiting_handoff, "the handoff to reach the officers", 30)
+    assert len(await system.messages_to(oa, user)) == seen, "no bot reply while an officer has the conversation"
+    status, _ = await _reports_api(system, supervisor, "POST", f"/api/v1/handoffs/{handoff['id']}/release", {})
+    assert status == 200
+    released = await system.wait_messages(oa, user, seen + 1)
+    assert "kết thúc" in released[-1]["text"]
+    seen, messages = await _say(system, oa, user, len(released), text="xin chào")
+    assert messages[-1]["buttons"], "the bot answers again, with its menu"
