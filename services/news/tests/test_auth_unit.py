@@ -20,7 +20,9 @@ ISS, AUD = "zan-officer-auth", "zan-news"
 
 
 def claims(**kw):
-    c = {"sub": "officer-7", "role": "editor", "unit": "sonky", "iss": ISS, "aud": AUD, "exp": int(time.time()) + 86_400}  # parametrize builds these at collection time
+    # A day of validity: parametrize builds these at collection time, minutes before a long suite runs them.
+    exp = int(time.time()) + 86_400
+    c = {"sub": "officer-7", "role": "editor", "unit": "sonky", "iss": ISS, "aud": AUD, "exp": exp}
     c.update(kw)
     return {k: v for k, v in c.items() if v is not None}
 
