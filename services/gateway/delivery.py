@@ -28,7 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from contracts import DeliveryOutcome, OutboundCommand
@@ -504,6 +504,4 @@ def _parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        raise ValueError("not_after needs a timezone")
-    return parsed
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)  # naive: read as UTC, like every producer

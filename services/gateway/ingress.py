@@ -314,7 +314,7 @@ async def _make_durable(state: Ingress, key: bytes, value: bytes) -> str:
             log.warning("kafka refused the record, spooling", extra={"error": type(exc).__name__})
     try:
         await state.spool.append(key, value)
-    except OSError as exc:
+    except Exception as exc:
         log.error("spool append failed", extra={"error": type(exc).__name__})
         return "unavailable"
     state.metrics.spool_bytes.set(state.spool.pending_bytes)

@@ -70,10 +70,17 @@ class Spool:
                 async with self._lock:
                     await asyncio.to_thread(self._append_sync, data)
                     self._size += len(data)
-            except OSError as exc:
-                for _, done in batch:
+            except BaseException as exc:
+                # Every waiter must hear about it (a webhook never hangs on the spool); a cancelled
+                # writer fails the batch in hand and the queue behind it, then stops.
+                failure = exc if isinstance(exc, Exception) else OSError("spool writer stopped")
+                waiting = batch + self._queue if not isinstance(exc, Exception) else batch
+                for _, done in waiting:
                     if not done.done():
-                        done.set_exception(exc)
+                        done.set_exception(failure)
+                if not isinstance(exc, Exception):
+                    self._queue = []
+                    raise
                 continue
             for _, done in batch:
                 if not done.done():

@@ -186,6 +186,12 @@ try {
   out.live.code = await fresh.first().getAttribute('data-code');
   out.live.same_page = await page.evaluate(() => window.zanSamePage === true);
   out.live.first_row_priority = await page.locator('tr.case-row').first().getAttribute('data-priority');
+  // The live region is filled 50 ms after the row appears (cleared first, so repeats are announced).
+  await page
+    .waitForFunction(() => (document.getElementById('announcer')?.textContent || '').length > 0, null, {
+      timeout: 10_000,
+    })
+    .catch(() => {});
   out.live.announced = await page.locator('#announcer').innerText();
   out.officer.rows_after = await rows();
   await shot('desk');

@@ -88,7 +88,7 @@ async def test_minus_32_closes_the_window_for_everyone(db):
 
 
 async def test_two_egress_instances_stay_under_the_configured_limit(infra, topic_prefix, producer, make_egress):
-    limit, window_s = 10, 2.0
+    limit, window_s = 12, 3.0
     # The simulator enforces exactly the limit we configure: any excess would come back as -32.
     async with running_sim(rate_limit=limit, rate_window_seconds=window_s) as sim:
         users = [random_user_id() for _ in range(8)]
@@ -102,7 +102,7 @@ async def test_two_egress_instances_stay_under_the_configured_limit(infra, topic
             {"tanphu": (await sim.grant("tanphu"))["refresh_token"]},
             rate_limit_per_window=limit,
             rate_window_s=window_s,
-            rate_boundary_guard_s=0.2,
+            rate_boundary_guard_s=0.3,  # a call lands in its window even if this busy test loop stalls
             **shared,
         )
         commands = [command(users[i % 8], text=f"tin {i}") for i in range(45)]
@@ -120,7 +120,7 @@ async def test_two_egress_instances_stay_under_the_configured_limit(infra, topic
     per_window = Counter(int(c["at_ms"] // (window_s * 1000)) for c in calls if c["path"] != "/v4/oa/access_token")
     assert max(per_window.values()) <= limit
     full = [n for w, n in sorted(per_window.items())[1:-1]]
-    assert len(per_window) >= 5 and full and min(full) >= limit - 1, (
+    assert len(per_window) >= 4 and full and min(full) >= limit - 1, (
         f"the limit is used, not just respected: {per_window}"
     )
     assert len(owners) == 2, "both instances sent"

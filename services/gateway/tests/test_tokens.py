@@ -111,3 +111,17 @@ async def test_a_lost_rotation_locks_the_oa_out_until_a_new_token_is_adopted(db,
         assert await m.access_token(TANPHU)
         assert metrics.locked_out.labels("tanphu")._value.get() == 0
     assert refreshes_while_locked == 3, "bootstrap, the one behind our back, the refused one"
+
+
+async def test_client_uploads_an_image_as_multipart_and_reads_zalo_errors(db, sim):
+    async with replica(db, sim, "a") as (m, _):
+        await m.adopt_bootstrap({"tanphu": (await sim.grant("tanphu"))["refresh_token"]})
+        token = await m.access_token(TANPHU)
+        client = m._client
+        png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+        ok = await client.upload_image(token, png, "a.png", "image/png")
+        assert zalo_api.classify_http(ok.status, ok.body).ok and zalo_api.data_of(ok.body)["attachment_id"]
+        assert ok.rate_limit is not None and ok.rate_remain is not None, "X-RateLimit-* headers are read"
+        refused = await client.upload_image(token, b"%PDF-1.4", "a.pdf", "application/pdf")
+        verdict = zalo_api.classify_http(refused.status, refused.body)
+        assert (verdict.reason, verdict.zalo_error) == ("invalid", -201)
