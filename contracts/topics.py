@@ -47,6 +47,7 @@ class TopicSpec:
     consumers: tuple[str, ...]
     description: str
     dead_letter_of: str | None = None
+    scale_on_lag: bool = True  # False: a backlog here is paced by design, autoscaling must ignore it
 
     @property
     def model(self) -> type[BaseModel] | None:
@@ -75,6 +76,7 @@ def load_topics(path: Path = TOPICS_FILE) -> tuple[TopicSpec, ...]:
             producers=tuple(t["producers"]),
             consumers=tuple(t["consumers"]),
             description=t["description"],
+            scale_on_lag=t.get("scale_on_lag", True),
         )
         specs.append(spec)
         specs.append(
@@ -109,6 +111,7 @@ def dead_letter_topic(name: str) -> str:
 
 ZALO_EVENTS = "zalo.events.v1"
 ZALO_OUTBOUND = "zalo.outbound.v1"
+ZALO_OUTBOUND_BULK = "zalo.outbound.bulk.v1"
 ZALO_DELIVERY = "zalo.delivery.v1"
 CITIZEN_INTENTS = "citizen.intents.v1"
 CONVERSATION_HANDOFFS = "conversation.handoffs.v1"
@@ -116,3 +119,9 @@ REPORTS_SUBMITTED = "reports.submitted.v1"
 REPORTS_STATUS_REQUESTS = "reports.status-requests.v1"
 REPORTS_LIFECYCLE = "reports.lifecycle.v1"
 NEWS_BROADCASTS = "news.broadcasts.v1"
+
+
+def outbound_topic(lane: str) -> str:
+    """Where a command of this rate-limit lane goes: campaign traffic has a topic of its own, so that
+    a campaign command waiting for a rate slot never delays a reply queued behind it."""
+    return ZALO_OUTBOUND_BULK if lane == "campaign" else ZALO_OUTBOUND

@@ -77,6 +77,7 @@ class ConsumerLoop(Generic[D]):
         idempotency: IdempotencyStore,
         metrics: KitMetrics,
         *,
+        group: str | None = None,
         rng: Callable[[], float] = random.random,
     ) -> None:
         self.settings = settings
@@ -86,7 +87,7 @@ class ConsumerLoop(Generic[D]):
         self.idempotency = idempotency
         self.metrics = metrics
         self.rng = rng
-        self.group = settings.group
+        self.group = group or settings.group
         self.batch_lock = asyncio.Lock()
         self.joined = False
         self._physical = {settings.topic(t): t for t in self.routes}

@@ -44,7 +44,7 @@ class Kit:
     mongo: AsyncMongoClient | None = None
     db: AsyncDatabase | None = None
     producer: EventProducer | None = None
-    consumer: ConsumerLoop[Any] | None = None
+    consumers: dict[str, ConsumerLoop[Any]] = field(default_factory=dict)
     deps: Any = None
     checks: dict[str, ReadinessCheck] = field(default_factory=dict)
 
@@ -58,6 +58,7 @@ def service_app(
     settings: ServiceSettings,
     *,
     routes: Mapping[str, Handler[Any]] | None = None,
+    side_routes: Mapping[str, Mapping[str, Handler[Any]]] | None = None,
     deps: DepsFactory | None = None,
     uses_mongo: bool = True,
     uses_producer: bool = True,
@@ -72,7 +73,9 @@ def service_app(
     `deps` is an async generator over the Kit: it yields the object handed to every handler and
     may clean up after the yield. `extra_contexts` run after the deps and before the consumer.
     `kafka_gates_readiness=False` is for a service that stays useful without the broker (the
-    webhook ingress spools).
+    webhook ingress spools). `side_routes` adds consumer loops of their own, one per name, in the
+    consumer group `<group>-<name>`: topics whose records may wait long (campaign commands waiting
+    for rate slots) so that they never hold up the records of `routes`.
     """
     prom = prometheus or CollectorRegistry()
     metrics = KitMetrics(prom)
@@ -93,7 +96,9 @@ def service_app(
         app.cleanup_ctx.append(_deps_ctx(deps))
     app.cleanup_ctx.extend(extra_contexts)
     if routes:
-        app.cleanup_ctx.append(_consumer_ctx(routes))
+        app.cleanup_ctx.append(_consumer_ctx(routes, None))
+    for name, side in (side_routes or {}).items():
+        app.cleanup_ctx.append(_consumer_ctx(side, name))
 
     add_health_routes(app, metrics, kit.checks)
     return app
@@ -145,16 +150,17 @@ async def _single(gen: AsyncIterator[Any]) -> AsyncIterator[Any]:
             await gen.__anext__()
 
 
-def _consumer_ctx(routes: Mapping[str, Handler[Any]]) -> CleanupCtx:
+def _consumer_ctx(routes: Mapping[str, Handler[Any]], name: str | None) -> CleanupCtx:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         kit = app[KIT]
         assert kit.db is not None and kit.producer is not None, "a consumer needs MongoDB and the producer"
-        idempotency = IdempotencyStore(kit.db, kit.settings.group)
+        group = f"{kit.settings.group}-{name}" if name else kit.settings.group
+        idempotency = IdempotencyStore(kit.db, group)
         await retry_start(idempotency.ensure_indexes, "idempotency indexes")
-        loop = ConsumerLoop(kit.settings, routes, kit.deps, kit.producer, idempotency, kit.metrics)
-        await retry_start(loop.start, "kafka consumer")
-        kit.consumer = loop
-        kit.checks["consumer"] = _as_check(loop.ready)
+        loop = ConsumerLoop(kit.settings, routes, kit.deps, kit.producer, idempotency, kit.metrics, group=group)
+        await retry_start(loop.start, f"kafka consumer {group}")
+        kit.consumers[group] = loop
+        kit.checks[f"consumer-{name}" if name else "consumer"] = _as_check(loop.ready)
         purger = asyncio.create_task(_purge_forever(idempotency, kit.settings.idempotency_retention_days))
         yield
         purger.cancel()

@@ -33,7 +33,7 @@ from servicekit.registry import Registry
 from servicekit.runner import serve
 from servicekit.service import Kit, service_app
 from services.gateway.delivery import Delivery, ZaloCaller
-from services.gateway.handlers import HANDLERS, Deps
+from services.gateway.handlers import BULK_HANDLERS, HANDLERS, Deps
 from services.gateway.metrics import EgressMetrics
 from services.gateway.ratelimit import RateLimiter
 from services.gateway.settings import EgressSettings
@@ -159,7 +159,9 @@ def create_app(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    return service_app(settings, routes=HANDLERS, deps=make_deps, registry=registry)
+    return service_app(
+        settings, routes=HANDLERS, side_routes={"bulk": BULK_HANDLERS}, deps=make_deps, registry=registry
+    )
 
 
 async def _housekeeping(z: ZaloStack, settings: EgressSettings, clock: Clock) -> None:

@@ -1,11 +1,15 @@
-"""The egress's consumed topics: one handler per topic, registered in HANDLERS at the bottom."""
+"""The egress's consumed topics: one handler per topic, registered at the bottom.
+
+Replies and notices (HANDLERS) and campaign commands (BULK_HANDLERS) are consumed by two loops in
+two consumer groups: a campaign command waiting for a rate slot holds up only other campaign commands.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from contracts import OutboundCommand, citizen_key
-from contracts.topics import ZALO_DELIVERY, ZALO_OUTBOUND
+from contracts.topics import ZALO_DELIVERY, ZALO_OUTBOUND, ZALO_OUTBOUND_BULK
 from servicekit.producer import Outgoing
 from services.gateway.delivery import Delivery
 
@@ -24,3 +28,4 @@ async def handle_outbound(cmd: OutboundCommand, deps: Deps) -> list[Outgoing]:
 
 
 HANDLERS = {ZALO_OUTBOUND: handle_outbound}
+BULK_HANDLERS = {ZALO_OUTBOUND_BULK: handle_outbound}

@@ -66,9 +66,15 @@ class EgressSettings(ServiceSettings):
         default=3600, ge=1, description="App-wide Zalo calls per window, all OAs and all replicas together."
     )
     rate_window_s: float = Field(default=60.0, gt=0)
-    campaign_share: float = Field(default=0.8, ge=0, le=1, description="Most of the window campaigns may use.")
+    campaign_share: float = Field(
+        default=1.0,
+        ge=0,
+        le=1,
+        description="Hard ceiling of the window campaigns may use; below it they get what replies and notices"
+        " (their expected rest of the window included) leave.",
+    )
     conversation_reserve: float = Field(
-        default=0.1, ge=0, le=1, description="Share of every window only conversation replies may use."
+        default=0.03, ge=0, le=1, description="Share of every window kept free for replies at all times."
     )
     rate_boundary_guard_s: float = Field(
         default=0.25,

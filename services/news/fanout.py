@@ -34,10 +34,11 @@ from typing import Any
 from pymongo.errors import PyMongoError
 
 from contracts import BroadcastLifecycle, Message, OutboundCommand, citizen_key
-from contracts.topics import NEWS_BROADCASTS, ZALO_OUTBOUND
+from contracts.topics import NEWS_BROADCASTS, ZALO_OUTBOUND_BULK
 from servicekit.ids import derived_id, new_id
 from servicekit.producer import EventProducer, Outgoing
 from services.news import domain
+from services.news.backlog import EgressBacklog
 from services.news.domain import CampaignSpec
 from services.news.handlers import PRODUCER, Deps
 
@@ -139,16 +140,26 @@ async def campaign_progress(deps: Deps, campaign_id: str) -> dict[str, Any]:
 
 
 class RateLimiter:
-    """The replica's campaign send budget, shared by its runners."""
+    """The replica's campaign send budget, shared by its runners: a ceiling rate, and room in the
+    egress's backlog (see backlog.py) so that the pace follows what Zalo's limit lets the egress send."""
 
-    def __init__(self, rate: float, burst: float, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        rate: float,
+        burst: float,
+        backlog: EgressBacklog | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._bucket = domain.TokenBucket(rate, burst)
+        self._backlog = backlog
         self._monotonic = monotonic
         self._lock = asyncio.Lock()
 
     async def acquire(self, want: int) -> int:
-        """Wait for at least one token; take up to `want`."""
+        """Wait for room in the egress's backlog and at least one token; take up to `want`."""
         async with self._lock:
+            if self._backlog is not None:
+                await self._backlog.wait_room()
             while True:
                 got = self._bucket.take(self._monotonic(), want)
                 if got:
@@ -186,8 +197,15 @@ class Scheduler:
         self.deps = deps
         self.producer = producer
         self.owner = owner
-        rate = deps.settings.max_campaign_sends_per_s
-        self.limiter = RateLimiter(rate, burst=max(1.0, min(rate, float(deps.settings.send_slice_max))))
+        settings = deps.settings
+        rate = settings.max_campaign_sends_per_s
+        self.backlog = EgressBacklog(
+            settings.kafka_bootstrap,
+            settings.topic(ZALO_OUTBOUND_BULK),
+            settings.egress_group,
+            settings.max_egress_backlog,
+        )
+        self.limiter = RateLimiter(rate, max(1.0, min(rate, float(settings.send_slice_max))), self.backlog)
         self.relay = Relay(deps, producer)
         self.runners: dict[str, asyncio.Task[None]] = {}
         self._backoff: dict[str, float] = {}
@@ -207,6 +225,7 @@ class Scheduler:
         await asyncio.gather(*tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
             await self.relay.flush()
+        await self.backlog.close()
 
     async def _loop(self) -> None:
         interval = self.deps.settings.scheduler_interval_s
@@ -397,7 +416,7 @@ class CampaignRunner:
                 context={"service": PRODUCER, "campaign_id": self.campaign_id, "delivery_id": delivery_id},
             )
             await self.limiter.acquire(1)
-            await self.producer.publish(ZALO_OUTBOUND, citizen_key(oa.oa_id, None), cmd)
+            await self.producer.publish(ZALO_OUTBOUND_BULK, citizen_key(oa.oa_id, None), cmd)
             self.deps.metrics.commands.labels("article").inc()
             await self.store.update_fanout(self.campaign_id, {"$addToSet": {"articles.produced": oa.oa_id}})
         await self.store.update_fanout(self.campaign_id, {"$set": {"articles.done": True}})
@@ -516,7 +535,7 @@ class CampaignRunner:
                 continue
             to_send.append(r)
         await self.producer.publish_all(
-            [Outgoing(ZALO_OUTBOUND, r["recipient"], self._dm_command(r, message, now)) for r in to_send]
+            [Outgoing(ZALO_OUTBOUND_BULK, r["recipient"], self._dm_command(r, message, now)) for r in to_send]
         )
         self.deps.metrics.commands.labels("direct").inc(len(to_send))
         last_id = records[-1]["_id"]
@@ -608,7 +627,7 @@ class CampaignRunner:
 
     async def _produce_retry(self, r: dict[str, Any], now: datetime, message: Message) -> None:
         await self.limiter.acquire(1)
-        await self.producer.publish(ZALO_OUTBOUND, r["recipient"], self._dm_command(r, message, now))
+        await self.producer.publish(ZALO_OUTBOUND_BULK, r["recipient"], self._dm_command(r, message, now))
         self.deps.metrics.commands.labels("retry").inc()
         await self.store.requeue_produced(r["_id"], r["command_id"])
 

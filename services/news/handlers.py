@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from contracts import CitizenIntent, DeliveryOutcome, OutboundCommand, ZaloEvent, citizen_key
-from contracts.topics import CITIZEN_INTENTS, ZALO_DELIVERY, ZALO_EVENTS, ZALO_OUTBOUND
+from contracts.topics import CITIZEN_INTENTS, ZALO_DELIVERY, ZALO_EVENTS, ZALO_OUTBOUND, outbound_topic
 from servicekit.ids import derived_id
 from servicekit.logs import pii
 from servicekit.producer import Outgoing
@@ -141,7 +141,7 @@ def _tag_commands(change: SubscriberChange, event_id: str, correlation_id: str, 
             tag_name=op.tag_name,
             context={"service": PRODUCER, "purpose": "ward_tag"},
         )
-        out.append(Outgoing(ZALO_OUTBOUND, citizen_key(s.oa_id, s.user_id), cmd))
+        out.append(Outgoing(outbound_topic(cmd.lane), citizen_key(s.oa_id, s.user_id), cmd))
     return out
 
 

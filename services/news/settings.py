@@ -34,10 +34,19 @@ class NewsSettings(ServiceSettings):
 
     # --- fan-out ---
     max_campaign_sends_per_s: float = Field(
-        default=30.0,
+        default=66.0,
         gt=0,
-        description="Commands per second all campaigns of this replica may produce. Zalo allows 4,000 calls/min"
-        " per app (~66/s); 30/s leaves room for conversation replies and the article calls.",
+        description="Ceiling of the commands per second all campaigns of this replica produce (Zalo's whole"
+        " limit is 4,000 calls/min per app, ~66/s). The real pace follows the egress backlog (below).",
+    )
+    egress_group: str = Field(
+        default="gateway-egress-bulk", description="Consumer group of the egress on zalo.outbound.bulk.v1."
+    )
+    max_egress_backlog: int = Field(
+        default=400,
+        ge=0,
+        description="Produce campaign commands only while the egress has fewer than this many left to consume"
+        " (0: no backpressure). Keeps the queue short, so pause, cancel and unfollow act within seconds.",
     )
     send_slice_max: int = Field(default=200, ge=1, description="Most commands produced in one step.")
     plan_batch: int = Field(default=1000, ge=1, description="Delivery records written per insert.")

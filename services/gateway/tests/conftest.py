@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestServer
 from prometheus_client import CollectorRegistry
 
 from contracts import OutboundCommand, citizen_key
-from contracts.topics import ZALO_OUTBOUND
+from contracts.topics import outbound_topic
 from servicekit.metrics import KitMetrics
 from servicekit.producer import EventProducer
 from servicekit.testing import unique
@@ -35,7 +35,7 @@ async def producer(infra, topic_prefix) -> AsyncIterator[EventProducer]:
 
 async def publish(producer: EventProducer, *commands: OutboundCommand) -> None:
     for cmd in commands:
-        await producer.publish(ZALO_OUTBOUND, citizen_key(cmd.oa_id, cmd.user_id), cmd)
+        await producer.publish(outbound_topic(cmd.lane), citizen_key(cmd.oa_id, cmd.user_id), cmd)
 
 
 def egress_settings(infra: Any, topic_prefix: str, sim: Sim, refresh_tokens: dict[str, str], **overrides: Any):

@@ -52,7 +52,7 @@ async def test_egress_process_sends_reports_ready_and_drains_on_sigterm(infra, t
                     return None
 
             checks = await poll_until(ready, "the egress to be ready", timeout=60)
-            assert checks["checks"] == {"mongo": True, "kafka": True, "consumer": True}
+            assert checks["checks"] == {"mongo": True, "kafka": True, "consumer": True, "consumer-bulk": True}
             cmd = command(user, text="từ tiến trình")
             async with reading(infra.kafka_bootstrap, topic_prefix + ZALO_DELIVERY) as deliveries:
                 await publish(producer, cmd)

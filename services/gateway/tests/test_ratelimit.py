@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import Counter
 
 import pytest
@@ -9,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient
 
 from contracts.topics import ZALO_DELIVERY
-from servicekit.testing import unique
+from servicekit.testing import poll_until, unique
 from services.gateway.metrics import EgressMetrics
 from services.gateway.ratelimit import RateLimiter
 from services.gateway.store import CLAIMS, RateSlots
@@ -70,6 +72,42 @@ async def test_lanes_share_one_window_across_replicas(db):
     assert (await slots.used(a.key(100_000), cap=20), await slots.used(a.key(100_000), "c", cap=20)) == (10, 5)
 
 
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_campaigns_fill_what_replies_leave_and_replies_keep_their_room(db):
+    clock = Clock(6_000_000.0 + 5)  # window 100,000 of 60 s, 5 s in
+    a = limiter(db, 100, campaign_share=1.0, conversation_reserve=0.03, wall=clock)
+    for _ in range(20):  # last window: 20 replies
+        await a.acquire("conversation")
+    clock.now = 6_000_060.0 + 15  # next window, a quarter in
+    got = await take([a], "campaign")
+    # 20 replies/min expected: 15 in the 45 s left; 3 kept at all times; campaigns get the rest.
+    assert got == 100 - 3 - 15
+    assert await take([a], "conversation") == 18, "the replies still expected find their slots"
+
+
+async def test_the_campaign_room_grows_as_the_window_runs_out(db):
+    clock = Clock(6_000_000.0 + 5)
+    a = limiter(db, 100, campaign_share=1.0, conversation_reserve=0.03, wall=clock)
+    for _ in range(20):
+        await a.acquire("conversation")
+    clock.now = 6_000_060.0 + 15
+    first = await take([a], "campaign")
+    clock.now = 6_000_060.0 + 57  # 3 s left: one more reply expected at most
+    assert first + await take([a], "campaign") == 100 - 3 - 1
+
+
+async def test_without_replies_campaigns_get_all_but_the_margin(db):
+    a = limiter(db, 100, campaign_share=1.0, conversation_reserve=0.03)
+    assert await take([a], "campaign") == 97
+
+
 async def test_slots_are_reserved_in_batches_of_one_percent(db):
     a, b = limiter(db, 1000), limiter(db, 1000)
     assert a.batch == 10
@@ -124,3 +162,39 @@ async def test_two_egress_instances_stay_under_the_configured_limit(infra, topic
         f"the limit is used, not just respected: {per_window}"
     )
     assert len(owners) == 2, "both instances sent"
+
+
+async def test_a_campaign_waiting_for_its_share_never_delays_a_reply(infra, topic_prefix, producer, make_egress):
+    window_s = 30.0
+    async with running_sim() as sim:
+        users = [random_user_id() for _ in range(7)]
+        for user in users:
+            await sim.interacted("tanphu", user)
+        settings = egress_settings(
+            infra,
+            topic_prefix,
+            sim,
+            {"tanphu": (await sim.grant("tanphu"))["refresh_token"]},
+            rate_limit_per_window=100,
+            rate_window_s=window_s,
+            campaign_share=0.03,  # 3 campaign messages per window
+        )
+        left = window_s - time.time() % window_s
+        if left < 20:  # the test needs 20 s of one window
+            await asyncio.sleep(left + 0.1)
+        async with reading(infra.kafka_bootstrap, topic_prefix + ZALO_DELIVERY) as deliveries:
+            await make_egress(settings)
+            await publish(producer, *[command(u, text="bản tin", lane="campaign") for u in users[:6]])
+            await deliveries.wait_for(3, timeout=15)
+            await publish(producer, command(users[6], text="trả lời"))
+            started = time.monotonic()
+
+            async def reply_sent():
+                await deliveries.poll()
+                return [o for o in deliveries.values() if o["lane"] == "conversation"] or None
+
+            await poll_until(reply_sent, "the reply", 10)
+            waited = time.monotonic() - started
+            in_window = len(await sim.messages()) - 1
+    assert in_window == 3, "the campaign is held at its share of the window"
+    assert waited < 5, f"the reply waited {waited:.1f} s behind the campaign"

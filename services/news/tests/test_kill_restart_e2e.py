@@ -18,7 +18,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from contracts import OutboundCommand
-from contracts.topics import ZALO_OUTBOUND
+from contracts.topics import ZALO_OUTBOUND_BULK
 from devstack.paths import REPO_ROOT
 from servicekit.testing import free_port, poll_until, unique
 from services.news.tests.support import REGISTRY, SECRET, TopicReader, campaign_body, follower, token
@@ -105,7 +105,7 @@ async def test_kill_mid_fan_out_then_two_replicas_finish_it_exactly_once(infra, 
     stale = [follower(oas[i % 18], unique("s"), active_hours_ago=72, now=now) for i in range(STALE)]
     await mongo[db_name]["subscribers"].insert_many(active + stale)
 
-    reader = TopicReader(infra.kafka_bootstrap, topic_prefix + ZALO_OUTBOUND)
+    reader = TopicReader(infra.kafka_bootstrap, topic_prefix + ZALO_OUTBOUND_BULK)
     await reader.start()
     procs: list[Proc] = []
 
