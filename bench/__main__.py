@@ -2,7 +2,7 @@
 
 Absolute times depend on the machine; the ratios measured side by side in the same run are the headline.
 Each part is reproducible alone: `python -m bench.gateway`, `python -m bench.intent`,
-`python -m bench.reports`, `python -m bench.news`.
+`python -m bench.reports`, `python -m bench.news`, `python -m bench.news_rate`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PARTS = ("intent", "gateway", "reports", "news")
+PARTS = ("intent", "gateway", "reports", "news", "news_rate")
 
 TARGETS = {
     "gateway_ingress_ratio": "≥ 0.4",
@@ -29,6 +29,9 @@ TARGETS = {
     "news_peak_rss_mb": "< 250",
     "broadcast_duplicates": "0",
     "broadcast_missed": "0",
+    "news_send_vs_room": "≥ 0.95 of what the limit leaves after replies",
+    "news_rate_limit_refusals": "0",
+    "news_reply_during_campaign_p99_ms": "≈ news_reply_baseline_p99_ms (replies unharmed)",
 }
 
 
@@ -66,7 +69,7 @@ def main() -> None:
         f"Machine: {_machine()}. Commit {commit.strip()}. Written by `make bench` "
         f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}); the same figures are in `bench/results.json`.",
         "",
-        "Reproduce one part with `python -m bench.<part>` (gateway, intent, reports, news) with Kafka and "
+        "Reproduce one part with `python -m bench.<part>` (gateway, intent, reports, news, news_rate) with Kafka and "
         "FerretDB running (`make infra`). Ratios compare two things measured side by side in the same run "
         "(gateway vs a bare aiohttp handler, classifier vs a keyword matcher, egress vs the simulator's limit).",
         "",
