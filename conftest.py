@@ -3,7 +3,9 @@
 Tests isolate by naming (fresh topic prefixes, groups and databases). Names are not free, though: every
 partition costs the broker file handles, so a test's topics are deleted after it, and topics under any
 prefix this session registered are swept at its end (only those: another test session may be running
-against the same broker).
+against the same broker). Likewise every database is a SQLite file of FerretDB: the databases named by
+`unique()` during a test are dropped after it, once its fixtures are closed, and those named outside any
+test (session and module fixtures) at the end of the session.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from devstack import ferretdb, kafka
 from devstack.paths import StackConfig
 from devstack.topics import delete_prefixed, ensure_topics
-from servicekit.testing import SESSION_PREFIXES, register_prefix, unique
+from servicekit.testing import SESSION_PREFIXES, drop_databases, recording_names, register_prefix, unique
 
 
 @dataclass(frozen=True)
@@ -46,9 +48,25 @@ def infra() -> Iterator[Infra]:
     cfg = StackConfig.from_env()
     ferretdb.start(cfg)
     kafka.start(cfg)
-    yield Infra(cfg, cfg.kafka_bootstrap, cfg.mongo_uri)
+    with recording_names() as names:
+        yield Infra(cfg, cfg.kafka_bootstrap, cfg.mongo_uri)
     if SESSION_PREFIXES:
         asyncio.run(_sweep(cfg))
+    drop_databases(cfg.mongo_uri, names - _DROPPED)
+
+
+# Names whose databases were dropped after their test already (the session sweep skips them).
+_DROPPED: set[str] = set()
+
+
+@pytest.fixture(autouse=True)
+def _drop_test_databases(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Drop the databases a test on the real infrastructure named with unique() (autouse: torn down last)."""
+    with recording_names() as names:
+        yield
+    if names and "infra" in request.fixturenames:
+        drop_databases(request.getfixturevalue("infra").mongo_uri, names)
+        _DROPPED.update(names)
 
 
 @pytest.fixture

@@ -65,6 +65,10 @@ class Layout:
     def process(self, name: str) -> str:
         return self.process_prefix + name
 
+    def database(self, name: str) -> str:
+        """The MongoDB database of a process."""
+        return name.replace("-", "_") + self.db_suffix
+
 
 def infra_up(cfg: StackConfig) -> None:
     """Kafka and FerretDB running and usable, topics created."""
@@ -88,9 +92,13 @@ def service_env(cfg: StackConfig, layout: Layout, name: str) -> dict[str, str]:
         env |= {
             f"{p}KAFKA_BOOTSTRAP": cfg.kafka_bootstrap,
             f"{p}MONGO_URI": cfg.mongo_uri,
-            f"{p}MONGO_DB": name.replace("-", "_") + layout.db_suffix,
+            f"{p}MONGO_DB": layout.database(name),
             f"{p}TOPIC_PREFIX": layout.topic_prefix,
         }
+        if layout.process_prefix:  # an isolated system on a shared broker: consumer groups of its own
+            env[f"{p}CONSUMER_GROUP"] = layout.process(name)
+    if name == "news" and layout.process_prefix:
+        env[f"{p}EGRESS_GROUP"] = layout.process("gateway-egress") + "-bulk"
     if name == "gateway-ingress":
         env[f"{p}SPOOL_DIR"] = str(cfg.run_dir / "spool" / layout.process("gateway-ingress"))
     if name == "gateway-egress":

@@ -90,7 +90,7 @@ __all__ = ["System", "dump_logs", "isolated_layout", "start_system", "stop_syste
 
 def officer_token(role: str, unit: str | None, sub: str = "officer-1") -> str:
     """A development officer token the reports service accepts in dev mode."""
-    from services.reports.auth import mint
+    from servicekit.auth import mint
     from services.reports.settings import ReportsSettings
 
     settings = ReportsSettings(environment="dev")
@@ -127,19 +127,16 @@ def tiny_png(shade: int) -> str:
 
 def newsroom_token(role: str, sub: str) -> str:
     """A development editor or supervisor token the news service accepts in dev mode."""
-    import time
-
-    import jwt
-
+    from servicekit.auth import mint
     from services.news.settings import NewsSettings
 
     settings = NewsSettings(environment="dev")
-    claims = {
-        "sub": sub,
-        "role": role,
-        "unit": "tanphu",
-        "iss": settings.jwt_issuer,
-        "aud": settings.jwt_audience,
-        "exp": int(time.time()) + 900,
-    }
-    return jwt.encode(claims, settings.jwt_hs256_secret.get_secret_value(), algorithm="HS256")
+    return mint(
+        settings.jwt_hs256_secret.get_secret_value(),
+        sub=sub,
+        role=role,
+        unit="tanphu",
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl_s=900,
+    )

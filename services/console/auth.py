@@ -16,13 +16,13 @@ that know it.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import jwt
 
+from servicekit.auth import mint
 from services.console.settings import ConsoleSettings
 
 REPORTS = "reports"
@@ -156,20 +156,10 @@ def mint_dev_tokens(
         raise DevSignInError(f"role: one of {', '.join(DEV_ROLES)}")
     if unit not in known_units:
         raise DevSignInError("unit: an OA key of the registry")
-    issued = int(now if now is not None else time.time())
+    ttl = settings.dev_token_ttl_s
     tokens: dict[str, str] = {}
     for upstream, roles in ((REPORTS, DESK_ROLES), (NEWS, NEWS_ROLES)):
-        if role not in roles:
-            continue
-        secret, issuer, audience = _dev_key(settings, upstream)
-        claims = {
-            "sub": sub,
-            "role": role,
-            "unit": unit,
-            "iss": issuer,
-            "aud": audience,
-            "iat": issued,
-            "exp": issued + settings.dev_token_ttl_s,
-        }
-        tokens[upstream] = jwt.encode(claims, secret, algorithm="HS256")
+        if role in roles:
+            secret, iss, aud = _dev_key(settings, upstream)
+            tokens[upstream] = mint(secret, sub=sub, role=role, unit=unit, issuer=iss, audience=aud, ttl_s=ttl, now=now)
     return tokens

@@ -13,7 +13,7 @@ from contracts import utcnow
 from servicekit.registry import Registry
 from servicekit.service import KIT, Kit, service_app
 from services.news import api
-from services.news.auth import TokenVerifier
+from services.news.auth import token_verifier
 from services.news.fanout import Scheduler, default_owner
 from services.news.handlers import HANDLERS, Deps, NewsMetrics
 from services.news.settings import NewsSettings
@@ -38,17 +38,6 @@ def create_app(
     return app
 
 
-def _verifier(settings: NewsSettings) -> TokenVerifier:
-    return TokenVerifier(
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        public_key_pem=settings.jwt_public_key_pem,
-        hs256_secret=settings.jwt_hs256_secret.get_secret_value(),
-        allow_hs256=settings.environment == "dev",
-        leeway_s=settings.jwt_leeway_s,
-    )
-
-
 def _make_deps(settings: NewsSettings, clock: Callable[[], datetime]):
     async def make_deps(kit: Kit) -> AsyncIterator[Deps]:
         assert kit.db is not None
@@ -67,7 +56,7 @@ def _make_deps(settings: NewsSettings, clock: Callable[[], datetime]):
             store=store,
             registry=kit.oa_registry,
             metrics=NewsMetrics(kit.prometheus),
-            verifier=_verifier(settings),
+            verifier=token_verifier(settings),
             clock=clock,
         )
 

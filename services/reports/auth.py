@@ -1,32 +1,30 @@
-"""Officer authentication: Bearer JWTs (RS256; HS256 only in the dev environment) and who may do what.
+"""Who may do what in the officer API. Tokens are the kit's officer tokens (`servicekit.auth`: RS256;
+HS256 only in the dev environment); this module adds the reports service's rules.
 
 Claims: `sub` (officer id), `role` (officer: the cases of their unit; supervisor: every unit; auditor:
-read-only, every unit, and the audit log), `unit` (an OA key; required for officers).
+read-only, every unit, and the audit log), `unit` (an OA key; required for officers), and `iat`.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
-import jwt
-
+from servicekit import auth
+from servicekit.auth import AuthError, TokenVerifier, mint, unauthenticated
 from services.reports.settings import ReportsSettings
+
+__all__ = ["ROLES", "AuthError", "Authenticator", "Principal", "Role", "mint"]
 
 Role = Literal["officer", "supervisor", "auditor"]
 ROLES: frozenset[str] = frozenset({"officer", "supervisor", "auditor"})
 
 
-class AuthError(Exception):
-    """The request carries no acceptable token (HTTP 401)."""
-
-
 @dataclass(frozen=True)
-class Principal:
-    sub: str
+class Principal(auth.Principal):
+    """An officer of the reports service, with what their role allows."""
+
     role: Role
-    unit: str | None
 
     def sees_unit(self, unit: str) -> bool:
         return self.role in ("supervisor", "auditor") or unit == self.unit
@@ -41,75 +39,27 @@ class Principal:
 
 
 class Authenticator:
-    """Verifies officer tokens against the issuer, audience and keys of the settings."""
+    """Verifies officer tokens against the settings, then the roles and units this service knows."""
 
     def __init__(self, settings: ReportsSettings, known_units: frozenset[str]) -> None:
-        self._issuer = settings.jwt_issuer
-        self._audience = settings.jwt_audience
-        self._leeway = settings.jwt_leeway_s
+        hs256 = settings.effective_hs256_secret
+        self._verifier = TokenVerifier(
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            public_key_pem=settings.jwt_public_key_pem,
+            hs256_secret=hs256.get_secret_value() if hs256 is not None else None,
+            leeway_s=settings.jwt_leeway_s,
+            also_required=["iat"],
+        )
         self._units = known_units
-        self._keys: dict[str, object] = {}
-        if settings.jwt_public_key_pem:
-            self._keys["RS256"] = settings.jwt_public_key_pem
-        hs = settings.effective_hs256_secret
-        if hs is not None:
-            self._keys["HS256"] = hs.get_secret_value()
 
     def authenticate(self, header: str | None) -> Principal:
-        if not header or not header.startswith("Bearer "):
-            raise AuthError("missing bearer token")
-        token = header.removeprefix("Bearer ").strip()
-        try:
-            alg = jwt.get_unverified_header(token).get("alg")
-        except jwt.PyJWTError as exc:
-            raise AuthError("malformed token") from exc
-        key = self._keys.get(str(alg))
-        if key is None:
-            raise AuthError("token algorithm not accepted")
-        try:
-            claims = jwt.decode(
-                token,
-                key,  # type: ignore[arg-type]
-                algorithms=[str(alg)],
-                audience=self._audience,
-                issuer=self._issuer,
-                leeway=self._leeway,
-                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
-            )
-        except jwt.PyJWTError as exc:
-            raise AuthError("invalid token") from exc
-        role, unit, sub = claims.get("role"), claims.get("unit"), claims.get("sub")
-        if role not in ROLES or not isinstance(sub, str) or not sub:
-            raise AuthError("token lacks a known role or subject")
-        if unit is not None and (not isinstance(unit, str) or unit not in self._units):
-            raise AuthError("token names an unknown unit")
-        if role == "officer" and unit is None:
-            raise AuthError("an officer token names the officer's unit")
-        return Principal(sub, role, unit)
-
-
-def mint(
-    secret_or_key: str,
-    *,
-    sub: str,
-    role: str,
-    unit: str | None,
-    issuer: str,
-    audience: str,
-    ttl_s: int = 3600,
-    algorithm: str = "HS256",
-    now: float | None = None,
-) -> str:
-    """A token for development and tests (production tokens come from the identity provider)."""
-    issued = int(now if now is not None else time.time())
-    claims: dict[str, object] = {
-        "sub": sub,
-        "role": role,
-        "iss": issuer,
-        "aud": audience,
-        "iat": issued,
-        "exp": issued + ttl_s,
-    }
-    if unit is not None:
-        claims["unit"] = unit
-    return jwt.encode(claims, secret_or_key, algorithm=algorithm)
+        """The officer named by an `Authorization` header value, or AuthError (always 401)."""
+        p = self._verifier.authenticate(header)
+        if p.role not in ROLES:
+            raise unauthenticated("token lacks a known role")
+        if p.unit is not None and p.unit not in self._units:
+            raise unauthenticated("token names an unknown unit")
+        if p.role == "officer" and p.unit is None:
+            raise unauthenticated("an officer token names the officer's unit")
+        return Principal(p.sub, cast(Role, p.role), p.unit)

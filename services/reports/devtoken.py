@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from services.reports.auth import ROLES, mint
+from servicekit.auth import mint
+from services.reports.auth import ROLES
 from services.reports.settings import ReportsSettings
 
 

@@ -14,20 +14,18 @@ import json
 import re
 import shutil
 import struct
-import time
 import uuid
 import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
 
+from servicekit.auth import mint
 from servicekit.testing import poll_until
 from services.news.settings import NewsSettings
 from services.reports import domain as reports_domain
-from services.reports.auth import mint
 from services.reports.settings import DEV_JWT_SECRET, ReportsSettings
 from tests.system import System
 
@@ -128,15 +126,15 @@ def _reports_token(role: str, unit: str | None) -> str:
 
 def _news_token(sub: str, role: str) -> str:
     s = NewsSettings.model_fields
-    claims = {
-        "sub": sub,
-        "role": role,
-        "unit": "tanphu",
-        "iss": s["jwt_issuer"].default,
-        "aud": s["jwt_audience"].default,
-        "exp": int(time.time()) + 600,
-    }
-    return jwt.encode(claims, s["jwt_hs256_secret"].default.get_secret_value(), algorithm="HS256")
+    return mint(
+        s["jwt_hs256_secret"].default.get_secret_value(),
+        sub=sub,
+        role=role,
+        unit="tanphu",
+        issuer=s["jwt_issuer"].default,
+        audience=s["jwt_audience"].default,
+        ttl_s=600,
+    )
 
 
 async def _through_console(system: System, method: str, path: str, token: str, body: Any = None) -> Any:

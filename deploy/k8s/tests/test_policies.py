@@ -21,7 +21,11 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 OPERATIONS_DOC = REPO_ROOT / "docs" / "operations.md"
 DATASOURCE_UID = "zan-prometheus"
 PRIVATE_RANGES = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
-NEVER_FROM_THE_INTERNET = [*PRIVATE_RANGES, ipaddress.ip_network("169.254.0.0/16")]
+# Excepted from every rule to the internet: cluster and private ranges, CGNAT, loopback, link-local (cloud metadata).
+NEVER_FROM_THE_INTERNET = [
+    *PRIVATE_RANGES,
+    *(ipaddress.ip_network(n) for n in ("100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16")),
+]
 
 
 @dataclass(frozen=True)
@@ -53,8 +57,13 @@ DEPLOYABLES = {
 }
 # What the ingress controller may reach: Zalo's webhooks, and the officer console behind sign-in.
 PUBLIC_ENDPOINTS = ("gateway-ingress", "console")
+# What may reach the internet (HTTPS only), and why.
+INTERNET_CLIENTS = {
+    "gateway-egress": "Zalo's OpenAPI and OAuth (openapi.zalo.me, oauth.zaloapp.com)",
+    "reports": "the photos citizens attach to reports, downloaded from Zalo's CDN (services/reports/attachments.py)",
+}
 PARTITIONS = {t.name: t.partitions for t in load_topics()}
-CONSUMED = {name: [t.name for t in load_topics() if name in t.consumers] for name in DEPLOYABLES}
+CONSUMED = {name: [t.name for t in load_topics() if name in t.consumers and t.scale_on_lag] for name in DEPLOYABLES}
 SECRET_ENV = re.compile(r"SECRET|TOKEN|SALT|PASSWORD|MONGO_URI|KEY")
 
 
@@ -382,7 +391,7 @@ def _public(block: dict[str, Any]) -> bool:
     return not any(cidr.subnet_of(r) for r in PRIVATE_RANGES)
 
 
-def test_only_the_egress_reaches_the_internet(objects: list[Obj]) -> None:
+def test_only_the_internet_clients_reach_the_internet(objects: list[Obj]) -> None:
     for p in _policies(objects):
         pname = f"NetworkPolicy/{p['metadata']['name']}"
         for rule in p["spec"].get("egress", []):
@@ -394,7 +403,12 @@ def test_only_the_egress_reaches_the_internet(objects: list[Obj]) -> None:
                 if block is None or not _public(block):
                     continue
                 if ports == [443]:
-                    assert _selected(p, objects) == ["gateway-egress"], f"{pname}: internet on 443 for others"
+                    selected = _selected(p, objects)
+                    assert len(selected) == 1 and selected[0] in INTERNET_CLIENTS, (
+                        f"{pname}: internet on 443 for {selected}"
+                    )
+                    protocols = {port.get("protocol", "TCP") for port in rule["ports"]}
+                    assert protocols == {"TCP"}, f"{pname}: internet on 443 over {protocols}"
                     excepted = [ipaddress.ip_network(c) for c in block.get("except", [])]
                     for r in NEVER_FROM_THE_INTERNET:
                         assert any(r.subnet_of(e) for e in excepted), f"{pname}: 443 to the internet must except {r}"
@@ -403,6 +417,18 @@ def test_only_the_egress_reaches_the_internet(objects: list[Obj]) -> None:
                     assert p["spec"]["podSelector"] == {"matchLabels": {"zalo-an-ninh/mongodb-client": "true"}}
                 else:
                     pytest.fail(f"{pname}: egress outside the cluster on ports {ports}")
+
+
+def test_the_internet_clients_reach_https(objects: list[Obj]) -> None:
+    """Each of INTERNET_CLIENTS has its rule (a missing one breaks the service only in production)."""
+    reaching = set()
+    for p in _policies(objects):
+        for rule in p["spec"].get("egress", []):
+            ports = [(port.get("port"), port.get("protocol", "TCP")) for port in rule.get("ports", [])]
+            blocks = [peer["ipBlock"] for peer in rule.get("to", []) if "ipBlock" in peer]
+            if ports == [(443, "TCP")] and any(_public(b) for b in blocks):
+                reaching.update(_selected(p, objects))
+    assert reaching == set(INTERNET_CLIENTS), f"HTTPS to the internet: {sorted(reaching)}"
 
 
 def test_services_reach_kafka_and_prometheus_reaches_them(objects: list[Obj]) -> None:

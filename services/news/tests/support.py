@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient
 
 from contracts import CitizenIntent, DeliveryOutcome, NewsPreference, OutboundCommand, ZaloEvent, citizen_key
-from contracts.topics import CITIZEN_INTENTS, ZALO_DELIVERY, ZALO_EVENTS, ZALO_OUTBOUND
+from contracts.topics import CITIZEN_INTENTS, ZALO_DELIVERY, ZALO_EVENTS, ZALO_OUTBOUND, ZALO_OUTBOUND_BULK
 from servicekit.metrics import KitMetrics
 from servicekit.producer import EventProducer
 from servicekit.registry import load_registry
@@ -141,9 +141,9 @@ def outcome_for(cmd: OutboundCommand, status: str = "sent", **kw: Any) -> Delive
 
 
 class TopicReader:
-    """Reads a topic from the beginning without a consumer group (every partition)."""
+    """Reads topics from the beginning without a consumer group (every partition)."""
 
-    def __init__(self, bootstrap: str, physical: str) -> None:
+    def __init__(self, bootstrap: str, *physical: str) -> None:
         self.bootstrap = bootstrap
         self.physical = physical
         self.records: list[Any] = []
@@ -152,11 +152,13 @@ class TopicReader:
     async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
         await self._consumer.start()
-        parts = self._consumer.partitions_for_topic(self.physical)
-        if not parts:
-            await self._consumer._client.force_metadata_update()  # a fresh test topic
-            parts = self._consumer.partitions_for_topic(self.physical) or {0}
-        tps = [TopicPartition(self.physical, p) for p in sorted(parts)]
+        tps: list[TopicPartition] = []
+        for name in self.physical:
+            parts = self._consumer.partitions_for_topic(name)
+            if not parts:
+                await self._consumer._client.force_metadata_update()  # a fresh test topic
+                parts = self._consumer.partitions_for_topic(name) or {0}
+            tps += [TopicPartition(name, p) for p in sorted(parts)]
         self._consumer.assign(tps)
         await self._consumer.seek_to_beginning(*tps)
 
@@ -303,7 +305,7 @@ async def running_news(infra: Any, topic_prefix: str, **overrides: Any) -> Async
     http = aiohttp.ClientSession()
     producer = EventProducer(infra.kafka_bootstrap, KitMetrics(CollectorRegistry()), topic_prefix)
     await producer.start()
-    outbound = TopicReader(infra.kafka_bootstrap, topic_prefix + ZALO_OUTBOUND)
+    outbound = TopicReader(infra.kafka_bootstrap, topic_prefix + ZALO_OUTBOUND, topic_prefix + ZALO_OUTBOUND_BULK)
     await outbound.start()
     mongo = AsyncMongoClient(infra.mongo_uri, tz_aware=True)
     harness = Harness(settings, server, http, producer, outbound, mongo, datetime.now(UTC))

@@ -1,4 +1,8 @@
-"""Bearer JWT verification: RS256 in production, HS256 only in dev."""
+"""Who may use the editor API: a token with a unit and a newsroom role; RS256 only in production.
+
+The token checks themselves (signature, issuer, audience, expiry, algorithms) are the kit's:
+servicekit/tests/test_auth.py.
+"""
 
 from __future__ import annotations
 
@@ -6,77 +10,70 @@ import time
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from aiohttp.test_utils import make_mocked_request
 from pydantic import ValidationError
 
-from services.news.auth import AuthError, TokenVerifier
+from servicekit.auth import AuthError
+from servicekit.testing import rsa_key_pair
+from services.news.auth import authenticate, token_verifier
 from services.news.settings import NewsSettings
 
 pytestmark = pytest.mark.unit
 
 SECRET = "unit-test-secret-0123456789abcdef0123456789"
 ISS, AUD = "zan-officer-auth", "zan-news"
+DEV = NewsSettings(environment="dev", jwt_hs256_secret=SECRET)
 
 
 def claims(**kw):
-    # A day of validity: parametrize builds these at collection time, minutes before a long suite runs them.
-    exp = int(time.time()) + 86_400
-    c = {"sub": "officer-7", "role": "editor", "unit": "sonky", "iss": ISS, "aud": AUD, "exp": exp}
+    c = {"sub": "officer-7", "role": "editor", "unit": "sonky", "iss": ISS, "aud": AUD, "exp": int(time.time()) + 600}
     c.update(kw)
     return {k: v for k, v in c.items() if v is not None}
 
 
+def request_with(token: str | None):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return make_mocked_request("POST", "/api/v1/campaigns", headers=headers)
+
+
 @pytest.fixture(scope="module")
-def rsa_pair():
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return key, public
+def rsa_pair() -> tuple[str, str]:
+    return rsa_key_pair()
 
 
-def test_hs256_in_dev():
-    v = TokenVerifier(issuer=ISS, audience=AUD, hs256_secret=SECRET, allow_hs256=True)
-    p = v.verify(jwt.encode(claims(), SECRET, algorithm="HS256"))
-    assert (p.sub, p.role, p.unit) == ("officer-7", "editor", "sonky")
-
-
-def test_rs256_in_production_and_hs256_refused(rsa_pair):
-    key, public = rsa_pair
-    v = TokenVerifier(issuer=ISS, audience=AUD, public_key_pem=public, hs256_secret=SECRET, allow_hs256=False)
-    assert v.algorithms == ["RS256"]
-    assert v.verify(jwt.encode(claims(role="supervisor"), key, algorithm="RS256")).role == "supervisor"
-    with pytest.raises(AuthError, match="not accepted"):
-        v.verify(jwt.encode(claims(), SECRET, algorithm="HS256"))
+def test_editor_and_supervisor_with_a_unit_pass():
+    v = token_verifier(DEV)
+    for role in ("editor", "supervisor"):
+        p = authenticate(request_with(jwt.encode(claims(role=role), SECRET, algorithm="HS256")), v)
+        assert (p.sub, p.role, p.unit) == ("officer-7", role, "sonky")
 
 
 @pytest.mark.parametrize(
-    ("bad", "code"),
+    ("token_claims", "status", "code"),
     [
-        (claims(aud="reports"), "invalid_token"),
-        (claims(iss="someone-else"), "invalid_token"),
-        (claims(exp=int(time.time()) - 3600), "token_expired"),
-        (claims(unit=None), "invalid_token"),
-        (claims(role=None), "invalid_token"),
-        (claims(sub=None), "invalid_token"),
+        (None, 401, "missing_token"),
+        (claims(unit=None), 401, "invalid_token"),
+        (claims(unit=""), 401, "invalid_token"),
+        (claims(role="officer"), 403, "forbidden"),
+        (claims(role=""), 403, "forbidden"),
     ],
 )
-def test_rejections(bad, code):
-    v = TokenVerifier(issuer=ISS, audience=AUD, hs256_secret=SECRET, allow_hs256=True)
+def test_refusals(token_claims, status, code):
+    token = jwt.encode(token_claims, SECRET, algorithm="HS256") if token_claims else None
     with pytest.raises(AuthError) as err:
-        v.verify(jwt.encode(bad, SECRET, algorithm="HS256"))
-    assert err.value.code == code and err.value.status == 401
+        authenticate(request_with(token), token_verifier(DEV))
+    assert (err.value.status, err.value.code) == (status, code)
 
 
-def test_wrong_secret_and_garbage():
-    v = TokenVerifier(issuer=ISS, audience=AUD, hs256_secret=SECRET, allow_hs256=True)
-    with pytest.raises(AuthError):
-        v.verify(jwt.encode(claims(), "another-secret-0123456789abcdef01234567", algorithm="HS256"))
-    with pytest.raises(AuthError):
-        v.verify("not-a-token")
+def test_hs256_only_in_dev(rsa_pair):
+    key, public = rsa_pair
+    production = NewsSettings(environment="production", jwt_public_key_pem=public, jwt_hs256_secret=SECRET)
+    v = token_verifier(production)
+    assert v.algorithms == ["RS256"]
+    assert authenticate(request_with(jwt.encode(claims(), key, algorithm="RS256")), v).role == "editor"
+    with pytest.raises(AuthError, match="not accepted"):
+        authenticate(request_with(jwt.encode(claims(), SECRET, algorithm="HS256")), v)
+    assert token_verifier(DEV).algorithms == ["HS256"]
 
 
 def test_settings_require_a_public_key_outside_dev(rsa_pair):
