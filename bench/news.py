@@ -41,6 +41,7 @@ import jwt
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo import AsyncMongoClient
 
+from bench.figures import print_figures
 from contracts.topics import ZALO_OUTBOUND, topic
 from devstack import ferretdb, kafka
 from devstack.paths import REPO_ROOT, StackConfig
@@ -469,11 +470,7 @@ def run() -> dict[str, float]:
 
 
 def main() -> None:
-    results = run()
-    width = max(len(k) for k in results)
-    for name, value in results.items():
-        print(f"{name:<{width}}  {value:12,.1f}")
-    print(json.dumps(results))
+    print_figures(run())
 
 
 if __name__ == "__main__":

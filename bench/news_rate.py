@@ -19,7 +19,6 @@ Zalo's minute, and the egress is configured with the same limit (as in productio
 from __future__ import annotations
 
 import asyncio
-import json
 import statistics
 import time
 from collections import Counter
@@ -30,6 +29,7 @@ import aiohttp
 from pymongo import AsyncMongoClient
 
 from bench.conversation import Conversation
+from bench.figures import print_figures
 from devstack.paths import StackConfig
 from servicekit.registry import load_registry
 from services.news.domain import Subscriber
@@ -211,11 +211,7 @@ def run() -> dict[str, float]:
 
 
 def main() -> None:
-    results = run()
-    width = max(len(k) for k in results)
-    for name, value in results.items():
-        print(f"{name:<{width}}  {value:12,.1f}")
-    print(json.dumps(results))
+    print_figures(run())
 
 
 if __name__ == "__main__":
