@@ -1,11 +1,13 @@
 """The one consumer loop, with a named delivery policy: AT_LEAST_ONCE_IDEMPOTENT.
 
-For each record, in partition order:
+For each record, in partition order (or, with `key_concurrency` > 1, in order per key: records of
+different keys of one fetched batch are handled at once, up to that many keys):
 1. decode into the topic's contract model; a record that is not JSON or not valid goes straight
    to `<topic>.dlq` (reason `malformed`);
 2. skip it if its event_id is in the idempotency store (a redelivery: counted, never an error);
 3. run the handler, publish what it returns (acks=all), then record the event_id as handled;
-4. commit `offset + 1` once the partition's batch is done (and on partition revoke and on drain).
+4. commit `offset + 1` once the partition's batch is done (and on partition revoke and on drain: up
+   to the first record not done, so nothing unhandled is ever committed).
 
 Failures: `RetryableError` is retried with exponential backoff and full jitter, up to
 `max_attempts`, then dead-lettered (reason `exhausted`); any other exception is dead-lettered at
@@ -158,23 +160,49 @@ class ConsumerLoop(Generic[D]):
 
     async def _process_partition(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         assert self._consumer is not None
-        done: int | None = None
+        done: set[int] = set()
         try:
-            for rec in records:
-                if self._stopping.is_set():
-                    break
-                await self._handle(rec)
-                done = rec.offset
+            if self.settings.key_concurrency > 1:
+                await self._handle_by_key(records, done)
+            else:
+                for rec in records:
+                    if self._stopping.is_set():
+                        break
+                    await self._handle(rec)
+                    done.add(rec.offset)
         except _Stopping:
             pass
         finally:
-            if done is not None:
-                await self._commit(tp, done + 1)
-        if done is not None and done != records[-1].offset:
-            # Drained early: fetched-but-unhandled records must be fetched again, not skipped.
-            self._consumer.seek(tp, done + 1)
-        elif done is None and records:
-            self._consumer.seek(tp, records[0].offset)
+            # The first record not done (all records before it are): commit up to it, fetch again from it.
+            first_open = next((r.offset for r in records if r.offset not in done), None)
+            if first_open is None:
+                await self._commit(tp, records[-1].offset + 1)
+            else:
+                if first_open != records[0].offset:
+                    await self._commit(tp, first_open)
+                # Drained early: fetched-but-unhandled records must be fetched again, not skipped
+                # (any handled after it are redelivered and absorbed by the idempotency store).
+                self._consumer.seek(tp, first_open)
+
+    async def _handle_by_key(self, records: list[ConsumerRecord], done: set[int]) -> None:
+        """Each key's records in order, up to `key_concurrency` keys at once."""
+        by_key: dict[bytes | None, list[ConsumerRecord]] = {}
+        for rec in records:
+            by_key.setdefault(rec.key, []).append(rec)
+        gate = asyncio.Semaphore(self.settings.key_concurrency)
+
+        async def one_key(recs: list[ConsumerRecord]) -> None:
+            async with gate:
+                for rec in recs:
+                    if self._stopping.is_set():
+                        return
+                    await self._handle(rec)
+                    done.add(rec.offset)
+
+        results = await asyncio.gather(*(one_key(recs) for recs in by_key.values()), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, _Stopping):
+                raise result
 
     async def _commit(self, tp: TopicPartition, offset: int) -> None:
         assert self._consumer is not None

@@ -28,6 +28,12 @@ class ServiceSettings(BaseSettings):
     retry_backoff_max_s: float = 10.0
     drain_timeout_s: float = 20.0
     max_batch: int = 100
+    key_concurrency: int = Field(
+        default=1,
+        ge=1,
+        description="Records of different keys handled at once within a partition (the order per key is kept;"
+        " 1: strictly in partition order). For handlers whose state is per key.",
+    )
 
     mongo_uri: SecretStr = SecretStr("mongodb://127.0.0.1:27017/")
     mongo_db: str = ""  # defaults to service_name

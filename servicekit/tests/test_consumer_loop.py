@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -205,3 +206,49 @@ async def test_retryable_failure_is_retried_then_succeeds_or_is_dead_lettered(ha
 
 async def _async(value):
     return value
+
+
+def _same_partition_users(n: int, partitions: int) -> list[str]:
+    """n user ids whose keys land on one partition (Kafka's default partitioner: murmur2 of the key)."""
+    from aiokafka.partitioner import murmur2
+
+    by_partition: dict[int, list[str]] = {}
+    for i in range(10_000):
+        user = str(246845883529197922 + i)
+        key = key_of(zalo_event("x", user_id=user)).encode()
+        group = by_partition.setdefault((murmur2(key) & 0x7FFFFFFF) % partitions, [])
+        group.append(user)
+        if len(group) == n:
+            return group
+    raise AssertionError("no partition with enough keys")
+
+
+async def test_with_key_concurrency_a_slow_citizen_does_not_hold_up_the_others(harness: Harness):
+    from contracts.topics import topic
+
+    a, b, c = _same_partition_users(3, topic(ZALO_EVENTS).partitions)
+    order: list[tuple[str, str]] = []
+
+    async def slow_first(event: ZaloEvent, deps: Deps) -> list[Outgoing]:
+        if event.text == "a1":
+            await asyncio.sleep(1.5)
+        order.append((event.user_id, event.text or ""))
+        return []
+
+    settings = harness.settings.model_copy(update={"key_concurrency": 4})
+    idem = IdempotencyStore(harness.db, settings.group)
+    loop = ConsumerLoop(settings, {ZALO_EVENTS: slow_first}, Deps(harness.db), harness.producer, idem, harness.metrics)
+    sends = [(a, "a1"), (a, "a2"), (b, "b1"), (a, "a3"), (c, "c1")]
+    for i, (user, text) in enumerate(sends):
+        await harness.send(zalo_event(unique(f"e{i}"), text=text, user_id=user))
+    await loop.start()
+    try:
+
+        async def all_handled() -> bool:
+            return len(order) == 5
+
+        await poll_until(all_handled, "all five records", 30)
+    finally:
+        await loop.stop()
+    assert [t for u, t in order if u == a] == ["a1", "a2", "a3"], "one citizen's records stay in order"
+    assert {t for _, t in order[:2]} == {"b1", "c1"}, f"the others went first: {order}"

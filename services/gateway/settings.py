@@ -45,6 +45,12 @@ class EgressSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="EGRESS_", extra="ignore", frozen=True)
 
     service_name: str = "gateway-egress"
+    key_concurrency: int = Field(
+        default=16,
+        ge=1,
+        description="Commands to different citizens sent at once per partition (one citizen's stay in order):"
+        " a send waits mostly on Zalo and MongoDB, and the rate limiter, not the loop, sets the pace.",
+    )
     http_port: int = 8081
     max_batch: int = Field(
         default=20, description="Records per partition per poll: bounds the time between polls while rate-limited."

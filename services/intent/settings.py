@@ -17,6 +17,12 @@ class IntentSettings(ServiceSettings):
 
     service_name: str = "intent"
     http_port: int = 8082
+    key_concurrency: int = Field(
+        default=8,
+        ge=1,
+        description="Citizens whose messages are handled at once per partition (one citizen's stay in order;"
+        " conversation state is per citizen).",
+    )
     knowledge_dir: Path = KNOWLEDGE_DIR
     form_expiry_s: float = Field(default=1800, description="An idle report form is abandoned after this.")
     handoff_timeout_s: float = Field(default=7200, description="The bot speaks again after this without an officer.")
