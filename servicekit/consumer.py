@@ -49,6 +49,19 @@ Handler = Callable[[Any, D], Awaitable[Sequence[Outgoing]]]
 POLICY = "AT_LEAST_ONCE_IDEMPOTENT"
 
 
+class Filtered(Generic[D]):
+    """A handler that has no effect on the records `wants` refuses. The loop skips those before the
+    idempotency store: no read, no write (during a broadcast, Zalo's echoes of the OA's own messages
+    are most of zalo.events.v1, and every consumer of it ignores them)."""
+
+    def __init__(self, handler: Handler[D], wants: Callable[[Any], bool]) -> None:
+        self.handler = handler
+        self.wants = wants
+
+    async def __call__(self, event: Any, deps: D) -> Sequence[Outgoing]:
+        return await self.handler(event, deps) if self.wants(event) else []
+
+
 class _Stopping(Exception):
     """Raised inside a retry loop when the service is draining: leave the record uncommitted."""
 
@@ -221,6 +234,10 @@ class ConsumerLoop(Generic[D]):
             await self._dead_letter(rec, logical, exc, attempts=0, reason="malformed")
             return
 
+        route = self.routes[logical]
+        if isinstance(route, Filtered) and not route.wants(event):
+            self.metrics.consumed.labels(logical, self.group).inc()
+            return
         attempt = 0
         while True:
             attempt += 1
@@ -228,7 +245,7 @@ class ConsumerLoop(Generic[D]):
                 if await self.idempotency.seen(event.event_id):
                     self.metrics.duplicates.labels(logical, self.group).inc()
                     return
-                outgoing = await self.routes[logical](event, self.deps)
+                outgoing = await route(event, self.deps)
                 await self.producer.publish_all(outgoing)
                 await self.idempotency.mark(event.event_id, logical)
                 self.metrics.consumed.labels(logical, self.group).inc()

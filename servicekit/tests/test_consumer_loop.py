@@ -252,3 +252,34 @@ async def test_with_key_concurrency_a_slow_citizen_does_not_hold_up_the_others(h
         await loop.stop()
     assert [t for u, t in order if u == a] == ["a1", "a2", "a3"], "one citizen's records stay in order"
     assert {t for _, t in order[:2]} == {"b1", "c1"}, f"the others went first: {order}"
+
+
+async def test_records_a_filtered_handler_refuses_cost_no_idempotency_write(harness: Harness):
+    from servicekit.consumer import Filtered
+
+    calls: list[str] = []
+
+    async def handler(event: ZaloEvent, deps: Deps) -> list[Outgoing]:
+        calls.append(event.text or "")
+        return []
+
+    route = Filtered(handler, lambda e: e.text != "echo")
+    idem = IdempotencyStore(harness.db, harness.settings.group)
+    loop = ConsumerLoop(
+        harness.settings, {ZALO_EVENTS: route}, Deps(harness.db), harness.producer, idem, harness.metrics
+    )
+    echo, wanted = zalo_event(unique("echo"), text="echo"), zalo_event(unique("in"), text="hello")
+    await harness.send(echo)
+    await harness.send(wanted)
+    await loop.start()
+    try:
+
+        async def both_consumed() -> bool:
+            return harness.metric("zan_events_consumed_total", topic=ZALO_EVENTS, group=harness.settings.group) >= 2
+
+        await poll_until(both_consumed, "both records consumed", 30)
+    finally:
+        await loop.stop()
+    assert calls == ["hello"]
+    assert not await idem.seen(echo.event_id), "the refused record left no idempotency record"
+    assert await idem.seen(wanted.event_id)

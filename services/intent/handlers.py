@@ -11,6 +11,7 @@ from prometheus_client import Counter
 
 from contracts import HandoffEvent, ZaloEvent, citizen_key
 from contracts.topics import CONVERSATION_HANDOFFS, ZALO_EVENTS
+from servicekit.consumer import Filtered
 from servicekit.logs import pii
 from servicekit.producer import Outgoing, encode
 from servicekit.registry import Registry
@@ -136,6 +137,6 @@ def _decode(d: dict) -> Outgoing:
 
 
 HANDLERS = {
-    ZALO_EVENTS: on_zalo_event,
+    ZALO_EVENTS: Filtered(on_zalo_event, lambda e: e.direction in ("inbound", "management")),
     CONVERSATION_HANDOFFS: on_handoff,
 }

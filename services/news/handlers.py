@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from contracts import CitizenIntent, DeliveryOutcome, OutboundCommand, ZaloEvent, citizen_key
 from contracts.topics import CITIZEN_INTENTS, ZALO_DELIVERY, ZALO_EVENTS, ZALO_OUTBOUND, outbound_topic
+from servicekit.consumer import Filtered
 from servicekit.ids import derived_id
 from servicekit.logs import pii
 from servicekit.producer import Outgoing
@@ -33,6 +34,7 @@ from services.news.store import KeyedLocks, NewsStore
 log = logging.getLogger("news.handlers")
 
 PRODUCER = "news"
+MEMBERSHIP = ("follow", "unfollow")
 LATEST_CANDIDATES = 20
 
 
@@ -173,7 +175,7 @@ async def on_zalo_event(event: ZaloEvent, deps: Deps) -> list[Outgoing]:
             await deps.store.touch_interaction(event.oa_id, event.user_id, _event_time(event.zalo_timestamp_ms, now))
         deps.metrics.registry_changes.labels("interaction").inc()
         return []
-    if event.event_name not in ("follow", "unfollow"):
+    if event.event_name not in MEMBERSHIP:
         return []
     async with deps.locks(key):
         out = await _membership(event, deps, now)
@@ -305,7 +307,7 @@ async def on_delivery(outcome: DeliveryOutcome, deps: Deps) -> list[Outgoing]:
 
 
 HANDLERS = {
-    ZALO_EVENTS: on_zalo_event,
+    ZALO_EVENTS: Filtered(on_zalo_event, lambda e: e.direction == "inbound" or e.event_name in MEMBERSHIP),
     CITIZEN_INTENTS: on_citizen_intent,
     ZALO_DELIVERY: on_delivery,
 }

@@ -25,6 +25,7 @@ from contracts.topics import (
     ZALO_EVENTS,
     ZALO_OUTBOUND,
 )
+from servicekit.consumer import Filtered
 from servicekit.errors import PermanentError, RetryableError
 from servicekit.ids import derived_id
 from servicekit.logs import pii
@@ -331,7 +332,7 @@ async def on_handoff(event: HandoffEvent, deps: Deps) -> list[Outgoing]:
 HANDLERS = {
     REPORTS_SUBMITTED: on_report_submitted,
     REPORTS_STATUS_REQUESTS: on_status_requested,
-    ZALO_EVENTS: on_zalo_event,
+    ZALO_EVENTS: Filtered(on_zalo_event, lambda e: e.direction == "inbound"),
     ZALO_DELIVERY: on_delivery,
     CONVERSATION_HANDOFFS: on_handoff,
 }
