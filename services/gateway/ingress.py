@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from aiohttp import web
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 from prometheus_client import Counter, Gauge
 
@@ -30,6 +29,7 @@ from contracts import citizen_key, utcnow
 from contracts.topics import ZALO_EVENTS
 from servicekit.logs import pii
 from servicekit.metrics import KitMetrics
+from servicekit.producer import ProducerSession
 from servicekit.runner import serve
 from servicekit.service import KIT, Kit, service_app
 from services.gateway.domain import (
@@ -79,21 +79,14 @@ class KafkaSink:
         self.topic = settings.topic(ZALO_EVENTS)
         self.ready = False
         self._metrics = metrics
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap,
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=2,
-            request_timeout_ms=15_000,
-            client_id=settings.service_name,
-        )
+        self._session = ProducerSession(settings.kafka_bootstrap, settings.service_name)
 
     async def start_in_background(self) -> None:
         """Start, retrying until Kafka answers (meanwhile every webhook is spooled)."""
         attempt = 0
         while True:
             try:
-                await self._producer.start()
+                await self._session.start()
             except Exception as exc:
                 attempt += 1
                 if attempt == 1 or attempt % 30 == 0:
@@ -113,10 +106,11 @@ class KafkaSink:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         futures: list[asyncio.Future] = []
+        producer = self._session.current
         try:
             for key, value in records:
                 # send() only waits when topic metadata is missing or the buffer is full; then it is bounded too.
-                sent = self._producer.send(self.topic, value, key=key)
+                sent = producer.send(self.topic, value, key=key)
                 futures.append(await asyncio.wait_for(sent, max(deadline - loop.time(), 0.001)))
         except TimeoutError:
             _consume_later(futures)
@@ -126,7 +120,11 @@ class KafkaSink:
             _consume_later(futures)
             return False
         for future in done:
-            future.result()  # a delivery error raises: not durable
+            try:
+                future.result()  # a delivery error raises: not durable
+            except Exception as exc:
+                await self._session.renew_if_broken(exc, producer)
+                raise
         self._metrics.published.labels(ZALO_EVENTS).inc(len(records))
         return True
 
@@ -137,11 +135,12 @@ class KafkaSink:
         after them), so each unsent record was either acknowledged earlier or timed out and was
         spooled: failing the leftovers loses nothing."""
         self.ready = False
-        stopping = asyncio.create_task(self._producer.stop())
+        producer = self._session.current
+        stopping = asyncio.create_task(self._session.stop())
         done, _ = await asyncio.wait({stopping}, timeout=grace_s)
         if not done:
             log.warning("kafka unreachable at shutdown: dropping unsent copies (all are in the spool)")
-            accumulator = getattr(self._producer, "_message_accumulator", None)
+            accumulator = getattr(producer, "_message_accumulator", None)
             if accumulator is not None:  # aiokafka <0.15 internals; see the docstring
                 accumulator.fail_all(KafkaConnectionError("shutting down while Kafka is unreachable"))
                 _consume_failures(accumulator)
