@@ -19,6 +19,7 @@ Zalo's minute, and the egress is configured with the same limit (as in productio
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import time
 from collections import Counter
@@ -35,11 +36,14 @@ from servicekit.registry import load_registry
 from services.news.domain import Subscriber
 from services.news.store import subscriber_doc
 
-LIMIT = 1800
-WINDOW_S = 30.0
-CONVERSATION_RATE = 10.0
+# Scaled to what the whole system on FerretDB/SQLite carries on a 2-core machine (~20 campaign messages/s with
+# their echoes; measured): the figure of merit is the share of the limit used, not the absolute rate. Zalo's
+# real 4,000 calls/min (~66/s) needs a real MongoDB. BENCH_RATE_LIMIT / BENCH_RATE_WINDOW_S override.
+LIMIT = int(os.environ.get("BENCH_RATE_LIMIT", "600"))
+WINDOW_S = float(os.environ.get("BENCH_RATE_WINDOW_S", "30"))
+CONVERSATION_RATE = 3.0
 BASELINE_S = 20.0
-RECIPIENTS = 6000
+RECIPIENTS = int(4 * (LIMIT - CONVERSATION_RATE * WINDOW_S))  # about four windows of campaign
 CONVERSATION_OA = "tansonnhi"
 DEADLINE_S = 420.0
 CS_PATH = "/v3.0/oa/message/cs"
