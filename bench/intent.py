@@ -2,7 +2,8 @@
 reply latency (signed webhook → reply received by the simulator) with every service running.
 
 `python -m bench.intent [classify|e2e]`. Targets: classify p99 ≤ 5 ms and ≥ 2,000 messages/s on one core;
-e2e p99 ≤ 300 ms at 200 messages/s (the rate and duration are settings: BENCH_E2E_RATE, BENCH_E2E_SECONDS).
+e2e p99 ≤ 300 ms at 200 messages/s, and again at a rate a 2-core machine with FerretDB sustains (settings:
+BENCH_E2E_RATE, BENCH_E2E_SUSTAINED_RATE, BENCH_E2E_SECONDS).
 """
 
 from __future__ import annotations
@@ -78,9 +79,16 @@ async def _e2e(rate: float, seconds: float) -> dict[str, float]:
 
 
 def e2e() -> dict[str, float]:
+    """At the target rate (named `e2e_reply_*`) and, on a fresh system, at a rate this machine sustains
+    (`e2e_reply_at_<rate>_*`), so that both the target and the latency below saturation are on record."""
     rate = float(os.environ.get("BENCH_E2E_RATE", "200"))
+    sustained = float(os.environ.get("BENCH_E2E_SUSTAINED_RATE", "20"))
     seconds = float(os.environ.get("BENCH_E2E_SECONDS", "60"))
-    return asyncio.run(_e2e(rate, seconds))
+    out = asyncio.run(_e2e(rate, seconds))
+    if sustained and sustained != rate:
+        low = asyncio.run(_e2e(sustained, seconds))
+        out |= {k.replace("e2e_reply_", f"e2e_reply_at_{sustained:g}_"): v for k, v in low.items()}
+    return out
 
 
 def run(parts: Sequence[str] = ("classify", "e2e")) -> dict[str, float]:

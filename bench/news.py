@@ -42,7 +42,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo import AsyncMongoClient
 
 from bench.figures import print_figures
-from contracts.topics import ZALO_OUTBOUND, topic
+from contracts.topics import ZALO_OUTBOUND_BULK, topic
 from devstack import ferretdb, kafka
 from devstack.paths import REPO_ROOT, StackConfig
 from devstack.topics import delete_prefixed, ensure_topics
@@ -226,7 +226,7 @@ def _token(sub: str, role: str) -> str:
 
 # -- the outbound topic ----------------------------------------------------------------------
 class Outbound:
-    """Counts the commands on zalo.outbound.v1: per recipient and per OA, distinct command ids."""
+    """Counts the campaign commands on zalo.outbound.bulk.v1: per recipient and per OA, distinct command ids."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.bootstrap, self.topic = bootstrap, topic
@@ -242,7 +242,7 @@ class Outbound:
             bootstrap_servers=self.bootstrap, enable_auto_commit=False, max_poll_records=5000
         )
         await self._consumer.start()
-        tps = [TopicPartition(self.topic, p) for p in range(topic(ZALO_OUTBOUND).partitions)]
+        tps = [TopicPartition(self.topic, p) for p in range(topic(ZALO_OUTBOUND_BULK).partitions)]
         self._consumer.assign(tps)
         await self._consumer.seek_to_beginning(*tps)
         self._task = asyncio.create_task(self._run())
@@ -312,7 +312,7 @@ async def bench() -> dict[str, float]:
     workdir = Path(tempfile.mkdtemp(prefix="bench-news-"))
     results: dict[str, float] = {"followers": float(FOLLOWERS)}
     procs: list[NewsProcess] = []
-    outbound = Outbound(cfg.kafka_bootstrap, prefix + ZALO_OUTBOUND)
+    outbound = Outbound(cfg.kafka_bootstrap, prefix + ZALO_OUTBOUND_BULK)
     try:
         now = datetime.now(UTC)
 
