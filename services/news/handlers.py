@@ -309,5 +309,5 @@ async def on_delivery(outcome: DeliveryOutcome, deps: Deps) -> list[Outgoing]:
 HANDLERS = {
     ZALO_EVENTS: Filtered(on_zalo_event, lambda e: e.direction == "inbound" or e.event_name in MEMBERSHIP),
     CITIZEN_INTENTS: on_citizen_intent,
-    ZALO_DELIVERY: on_delivery,
+    ZALO_DELIVERY: Filtered(on_delivery, lambda o: o.context.get("service") == PRODUCER),
 }

@@ -333,6 +333,6 @@ HANDLERS = {
     REPORTS_SUBMITTED: on_report_submitted,
     REPORTS_STATUS_REQUESTS: on_status_requested,
     ZALO_EVENTS: Filtered(on_zalo_event, lambda e: e.direction == "inbound"),
-    ZALO_DELIVERY: on_delivery,
+    ZALO_DELIVERY: Filtered(on_delivery, lambda o: o.action == "send" and bool(o.context.get("notice_id"))),
     CONVERSATION_HANDOFFS: on_handoff,
 }
