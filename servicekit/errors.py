@@ -5,7 +5,13 @@ from __future__ import annotations
 import asyncio
 
 from aiokafka.errors import KafkaError
-from pymongo.errors import AutoReconnect, ConnectionFailure, NetworkTimeout, ServerSelectionTimeoutError
+from pymongo.errors import (
+    AutoReconnect,
+    ConnectionFailure,
+    NetworkTimeout,
+    OperationFailure,
+    ServerSelectionTimeoutError,
+)
 
 
 class RetryableError(Exception):
@@ -29,5 +35,14 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+# Server answers that say "not now" rather than "never": MongoDB's transient codes (shutdown, step-down,
+# time limits, network) and InternalError, which FerretDB returns for operations cut off while it stops
+# ("context canceled"; seen with `make chaos`). A record that truly breaks the server would repeat its
+# error forever: such records are rare, and an alert (ConsumerStalled) shows them.
+TRANSIENT_SERVER_CODES = frozenset({1, 6, 7, 50, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436})
+
+
 def is_infrastructure_error(exc: BaseException) -> bool:
+    if isinstance(exc, OperationFailure):
+        return exc.code in TRANSIENT_SERVER_CODES or exc.has_error_label("RetryableWriteError")
     return isinstance(exc, INFRASTRUCTURE_ERRORS)
