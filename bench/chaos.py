@@ -77,7 +77,14 @@ from devstack.paths import REPO_ROOT, StackConfig
 from servicekit.registry import load_registry
 from servicekit.testing import free_port, poll_until, unique
 from services.reports.handlers import case_id_for
-from tests.system import System, isolated_layout, newsroom_token, start_system, stop_system
+from tests.system import (
+    System,
+    fraud_warning_campaign,
+    isolated_layout,
+    newsroom_token,
+    start_system,
+    stop_system,
+)
 
 RATE_PER_S = 5.0  # citizen messages per second (two cores run everything, FerretDB first: moderate on purpose)
 LEAD_S = 4.0  # load before the campaign and the fault
@@ -481,15 +488,7 @@ def ward_of(oa_key: str) -> str:
 async def launch_campaign(ch: Chaos, oa: str) -> Campaign:
     tag = unique("")[:8]
     link = f"https://congan.example.vn/tin/chaos-{tag}"
-    body = {
-        "title": f"Cảnh báo lừa đảo qua điện thoại {tag}",
-        "summary": "Công an phường cảnh báo thủ đoạn giả danh cán bộ để chiếm đoạt tài sản.",
-        "cover_url": "https://cdn.example.vn/cover.jpg",
-        "body": [{"type": "text", "content": "Không chuyển tiền cho người lạ tự xưng là công an."}],
-        "link": link,
-        "target": {"wards": [ward_of(oa)]},
-        "channels": {"article": True, "direct": True, "allow_billed": False},
-    }
+    body = fraud_warning_campaign(tag, link, {"wards": [ward_of(oa)]})
     created = await ch.news("POST", "/campaigns", "editor", body)
     await ch.news("POST", f"/campaigns/{created['id']}/approve", "supervisor")
     return Campaign(created["id"], oa, link)

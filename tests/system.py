@@ -125,6 +125,19 @@ def tiny_png(shade: int) -> str:
     return base64.b64encode(png).decode()
 
 
+def fraud_warning_campaign(tag: str, link: str, target: dict[str, Any]) -> dict[str, Any]:
+    """An editor's campaign (article and direct messages, free window only) for the journeys and chaos runs."""
+    return {
+        "title": f"Cảnh báo lừa đảo qua điện thoại {tag}",
+        "summary": "Công an phường cảnh báo thủ đoạn giả danh cán bộ để chiếm đoạt tài sản.",
+        "cover_url": "https://cdn.example.vn/cover.jpg",
+        "body": [{"type": "text", "content": "Không chuyển tiền cho người lạ tự xưng là công an."}],
+        "link": link,
+        "target": target,
+        "channels": {"article": True, "direct": True, "allow_billed": False},
+    }
+
+
 def newsroom_token(role: str, sub: str) -> str:
     """A development editor or supervisor token the news service accepts in dev mode."""
     from servicekit.auth import mint

@@ -126,7 +126,7 @@ async def test_emergency_mid_form_is_answered_first_and_raises_an_urgent_case(sy
 
 async def test_a_two_ward_campaign_reaches_exactly_those_wards_followers_once(system: System):
     from servicekit.testing import poll_until
-    from tests.system import newsroom_token
+    from tests.system import fraud_warning_campaign, newsroom_token
 
     targeted = [("phutrung", _citizen_id()), ("phutrung", _citizen_id()), ("hoathanh", _citizen_id())]
     bystander = ("hieptan", _citizen_id())
@@ -136,15 +136,7 @@ async def test_a_two_ward_campaign_reaches_exactly_those_wards_followers_once(sy
 
     tag = unique("")[:6]
     link = f"https://congan.example.vn/tin/{tag}"
-    body = {
-        "title": f"Cảnh báo lừa đảo qua điện thoại {tag}",
-        "summary": "Công an phường cảnh báo thủ đoạn giả danh cán bộ để chiếm đoạt tài sản.",
-        "cover_url": "https://cdn.example.vn/cover.jpg",
-        "body": [{"type": "text", "content": "Không chuyển tiền cho người lạ tự xưng là công an."}],
-        "link": link,
-        "target": {"wards": ["Phú Trung", "Hòa Thạnh"]},
-        "channels": {"article": True, "direct": True, "allow_billed": False},
-    }
+    body = fraud_warning_campaign(tag, link, {"wards": ["Phú Trung", "Hòa Thạnh"]})
     editor, supervisor = newsroom_token("editor", "editor-1"), newsroom_token("supervisor", "chief-1")
     news = system.url("news") + "/api/v1"
     async with system.http.post(f"{news}/campaigns", json=body, headers={"Authorization": f"Bearer {editor}"}) as r:
