@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +47,17 @@ class ProducerSession:
 
     async def start(self) -> None:
         await self.current.start()
+
+    @contextlib.asynccontextmanager
+    async def using(self) -> AsyncIterator[AIOKafkaProducer]:
+        """The current producer for one send; if the send fails because the broker rejected the
+        session, the producer is replaced before the error propagates."""
+        producer = self.current
+        try:
+            yield producer
+        except Exception as exc:
+            await self.renew_if_broken(exc, producer)
+            raise
 
     async def renew_if_broken(self, exc: BaseException, used: AIOKafkaProducer) -> bool:
         """Replace `used` if `exc` says the broker rejected its session; True when it was replaced."""
@@ -97,10 +108,6 @@ class EventProducer:
         self._metrics = metrics
         self._prefix = topic_prefix
 
-    @property
-    def _producer(self) -> AIOKafkaProducer:
-        return self._session.current
-
     async def start(self) -> None:
         await self._session.start()
 
@@ -112,45 +119,33 @@ class EventProducer:
 
     async def publish(self, topic: str, key: str, event: BaseModel, headers: Sequence[tuple[str, bytes]] = ()) -> None:
         """Send one record and wait until it is durable (acks=all)."""
-        producer = self._producer
-        try:
+        async with self._session.using() as producer:
             await producer.send_and_wait(
                 self.physical(topic), encode(event), key=key.encode(), headers=list(headers) or None
             )
-        except Exception as exc:
-            await self._session.renew_if_broken(exc, producer)
-            raise
         self._metrics.published.labels(topic).inc()
 
     async def publish_raw(
         self, physical_topic: str, key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]]
     ) -> None:
         """Send bytes as they are (dead-letter copies keep the original record byte for byte)."""
-        producer = self._producer
-        try:
+        async with self._session.using() as producer:
             await producer.send_and_wait(physical_topic, value, key=key, headers=list(headers))
-        except Exception as exc:
-            await self._session.renew_if_broken(exc, producer)
-            raise
 
     async def publish_all(self, records: Sequence[Outgoing]) -> None:
         """Send several records; all are acknowledged when this returns (order kept per key)."""
-        producer = self._producer
-        try:
+        async with self._session.using() as producer:
             futures = [
                 await producer.send(self.physical(r.topic), encode(r.event), key=r.key.encode()) for r in records
             ]
             for r, fut in zip(records, futures, strict=True):
                 await fut
                 self._metrics.published.labels(r.topic).inc()
-        except Exception as exc:
-            await self._session.renew_if_broken(exc, producer)
-            raise
 
     async def broker_reachable(self, timeout_s: float = 2.0) -> bool:
         """True when a broker answers a metadata request within the timeout."""
         try:
-            await asyncio.wait_for(self._producer.client.fetch_all_metadata(), timeout_s)
+            await asyncio.wait_for(self._session.current.client.fetch_all_metadata(), timeout_s)
         except Exception:
             return False
         return True

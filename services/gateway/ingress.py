@@ -106,25 +106,21 @@ class KafkaSink:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         futures: list[asyncio.Future] = []
-        producer = self._session.current
-        try:
-            for key, value in records:
-                # send() only waits when topic metadata is missing or the buffer is full; then it is bounded too.
-                sent = producer.send(self.topic, value, key=key)
-                futures.append(await asyncio.wait_for(sent, max(deadline - loop.time(), 0.001)))
-        except TimeoutError:
-            _consume_later(futures)
-            return False
-        done, pending = await asyncio.wait(futures, timeout=max(deadline - loop.time(), 0.001))
-        if pending:
-            _consume_later(futures)
-            return False
-        for future in done:
+        async with self._session.using() as producer:
             try:
+                for key, value in records:
+                    # send() only waits when topic metadata is missing or the buffer is full; then it is bounded too.
+                    sent = producer.send(self.topic, value, key=key)
+                    futures.append(await asyncio.wait_for(sent, max(deadline - loop.time(), 0.001)))
+            except TimeoutError:
+                _consume_later(futures)
+                return False
+            done, pending = await asyncio.wait(futures, timeout=max(deadline - loop.time(), 0.001))
+            if pending:
+                _consume_later(futures)
+                return False
+            for future in done:
                 future.result()  # a delivery error raises: not durable
-            except Exception as exc:
-                await self._session.renew_if_broken(exc, producer)
-                raise
         self._metrics.published.labels(ZALO_EVENTS).inc(len(records))
         return True
 

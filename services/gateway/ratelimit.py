@@ -148,12 +148,12 @@ class RateLimiter:
             return 0
         self._cursors = {k: v for k, v in self._cursors.items() if k[0] >= window - 1}
         self._recheck.pop(lane, None)
+        held_for_replies = False
         if lane == "campaign":
             total_cap = self.campaign_room(window, now)
+            held_for_replies = total_cap < self._caps["campaign"][0]
             if self._cursors.get((window, "t"), 0) >= total_cap:
-                if total_cap < self._caps["campaign"][0]:  # held back for replies: the room grows as time runs
-                    self._recheck[lane] = now + max(self.window_s / 50, 0.05)
-                return 0
+                return self._held(lane, now, held_for_replies)
         want = self.batch
         if campaign_cap is not None:
             want = await self._take(window, key, "c", want, campaign_cap)
@@ -162,9 +162,14 @@ class RateLimiter:
         # Campaign slots taken just above are lost if the total is full (checked just before, so rare):
         # they make `others` a little smaller until the next window.
         got = await self._take(window, key, "t", want, total_cap)
-        if not got and lane == "campaign" and total_cap < self._caps["campaign"][0]:
+        return got or self._held(lane, now, held_for_replies)
+
+    def _held(self, lane: str, now: float, for_replies: bool) -> int:
+        """No slot now. A campaign held back only for the replies still expected looks again soon:
+        that room frees up as the window runs out."""
+        if for_replies:
             self._recheck[lane] = now + max(self.window_s / 50, 0.05)
-        return got
+        return 0
 
     async def _take(self, window: int, key: str, seq: str, want: int, cap: int) -> int:
         """Walk this replica's cursor until `want` or fewer slots below `cap` are ours (0: none left)."""
