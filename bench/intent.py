@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bench.conversation import percentile
+from bench.cpu import CpuMeter, ceiling_per_s
 from services.intent.eval import keyword_baseline
 from services.intent.nlu.understand import understand
 
@@ -55,6 +56,7 @@ async def _e2e(rate: float, seconds: float) -> dict[str, float]:
     import aiohttp
 
     from bench.conversation import Conversation
+    from devstack import stack
     from devstack.paths import StackConfig
     from tests.system import isolated_layout, start_system, stop_system
 
@@ -68,11 +70,20 @@ async def _e2e(rate: float, seconds: float) -> dict[str, float]:
         async with aiohttp.ClientSession() as http:
             talk = Conversation(http, layout.url("zalosim"), "tansonnhi")
             await talk.collect(await talk.offer(1.0, 3.0), timeout=30)  # warm-up, not counted
+            meter = CpuMeter.of_system(cfg, {n: layout.process(n) for n in stack.MODULES}, ("kafka", "ferretdb"))
+            meter.start()
             users = await talk.offer(rate, seconds)
             await talk.collect(users, timeout=60)
+            cpu = meter.per_message(len(talk.latencies(users)))
     finally:
         await stop_system(cfg, layout)
-    return {"e2e_reply_rate_per_s": rate} | talk.summary(users, "e2e_reply")
+    total = round(sum(cpu.values()), 2)
+    return (
+        {"e2e_reply_rate_per_s": rate}
+        | talk.summary(users, "e2e_reply")
+        | {"e2e_cpu_ms_per_message": total, "e2e_ceiling_per_s": ceiling_per_s(total)}
+        | {f"e2e_cpu_ms_per_message_{label.replace(' ', '_').replace('-', '_')}": v for label, v in cpu.items()}
+    )
 
 
 def e2e() -> dict[str, float]:
@@ -84,8 +95,15 @@ def e2e() -> dict[str, float]:
     out = asyncio.run(_e2e(rate, seconds))
     if sustained and sustained != rate:
         low = asyncio.run(_e2e(sustained, seconds))
-        out |= {k.replace("e2e_reply_", f"e2e_reply_at_{sustained:g}_"): v for k, v in low.items()}
+        out |= {_at_rate(k, sustained): v for k, v in low.items()}
     return out
+
+
+def _at_rate(key: str, rate: float) -> str:
+    """`e2e_reply_p99_ms` → `e2e_reply_at_20_p99_ms`, `e2e_cpu_…` → `e2e_at_20_cpu_…`."""
+    if key.startswith("e2e_reply_"):
+        return key.replace("e2e_reply_", f"e2e_reply_at_{rate:g}_", 1)
+    return key.replace("e2e_", f"e2e_at_{rate:g}_", 1)
 
 
 def run(parts: Sequence[str] = ("classify", "e2e")) -> dict[str, float]:

@@ -6,8 +6,11 @@ different keys of one fetched batch are handled at once, up to that many keys):
    to `<topic>.dlq` (reason `malformed`);
 2. skip it if its event_id is in the idempotency store (a redelivery: counted, never an error);
 3. run the handler, publish what it returns (acks=all), then record the event_id as handled;
-4. commit `offset + 1` once the partition's batch is done (and on partition revoke and on drain: up
-   to the first record not done, so nothing unhandled is ever committed).
+4. commit `offset + 1` once the partition's batch is done, up to the first record not done, so nothing
+   unhandled is ever committed. Commits are gathered: one request for every partition at most each
+   `commit_interval_s` (a commit per batch cost every consumer a Kafka round trip per message at low
+   rates), and always on partition revoke and on drain. A crash loses at most that interval of
+   commits: those records are redelivered and absorbed by step 2.
 
 Failures: `RetryableError` is retried with exponential backoff and full jitter, up to
 `max_attempts`, then dead-lettered (reason `exhausted`); any other exception is dead-lettered at
@@ -52,11 +55,18 @@ POLICY = "AT_LEAST_ONCE_IDEMPOTENT"
 class Filtered(Generic[D]):
     """A handler that has no effect on the records `wants` refuses. The loop skips those before the
     idempotency store: no read, no write (during a broadcast, Zalo's echoes of the OA's own messages
-    are most of zalo.events.v1, and every consumer of it ignores them)."""
+    are most of zalo.events.v1, and every consumer of it ignores them).
 
-    def __init__(self, handler: Handler[D], wants: Callable[[Any], bool]) -> None:
+    `guarded` (default: every record) says which wanted records need the idempotency store. A record it
+    refuses has effects that are idempotent by themselves (e.g. a `$max` of the last interaction time):
+    handling it twice is harmless, so the loop spends no read and no write on it."""
+
+    def __init__(
+        self, handler: Handler[D], wants: Callable[[Any], bool], guarded: Callable[[Any], bool] | None = None
+    ) -> None:
         self.handler = handler
         self.wants = wants
+        self.guarded = guarded or (lambda _: True)
 
     async def __call__(self, event: Any, deps: D) -> Sequence[Outgoing]:
         return await self.handler(event, deps) if self.wants(event) else []
@@ -73,6 +83,7 @@ class _Rebalance(ConsumerRebalanceListener):
     async def on_partitions_revoked(self, revoked: Any) -> None:
         # Wait for the batch in flight: it commits its own offsets before the lock is released.
         async with self._loop.batch_lock:
+            await self._loop.flush_commits(set(revoked))
             for tp in revoked:
                 self._loop.forget_partition(tp)
 
@@ -113,6 +124,8 @@ class ConsumerLoop(Generic[D]):
                 raise ValueError(f"{t} has no contract model")
             self._models[t] = model
         self._consumer: AIOKafkaConsumer | None = None
+        self._uncommitted: dict[TopicPartition, int] = {}  # next offset to commit, per partition
+        self._last_commit = time.monotonic()
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
@@ -169,7 +182,12 @@ class ConsumerLoop(Generic[D]):
             if batches:
                 async with self.batch_lock:
                     await asyncio.gather(*(self._process_partition(tp, recs) for tp, recs in batches.items()))
+            if time.monotonic() - self._last_commit >= self.settings.commit_interval_s:
+                async with self.batch_lock:
+                    await self.flush_commits()
             await self._update_lag()
+        async with self.batch_lock:
+            await self.flush_commits()
 
     async def _process_partition(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         assert self._consumer is not None
@@ -189,10 +207,10 @@ class ConsumerLoop(Generic[D]):
             # The first record not done (all records before it are): commit up to it, fetch again from it.
             first_open = next((r.offset for r in records if r.offset not in done), None)
             if first_open is None:
-                await self._commit(tp, records[-1].offset + 1)
+                self._uncommitted[tp] = records[-1].offset + 1
             else:
                 if first_open != records[0].offset:
-                    await self._commit(tp, first_open)
+                    self._uncommitted[tp] = first_open
                 # Drained early: fetched-but-unhandled records must be fetched again, not skipped
                 # (any handled after it are redelivered and absorbed by the idempotency store).
                 self._consumer.seek(tp, first_open)
@@ -217,13 +235,23 @@ class ConsumerLoop(Generic[D]):
             if isinstance(result, BaseException) and not isinstance(result, _Stopping):
                 raise result
 
-    async def _commit(self, tp: TopicPartition, offset: int) -> None:
+    async def flush_commits(self, only: set[TopicPartition] | None = None) -> None:
+        """Commit what is done (of `only` these partitions, or all) in one request."""
+        offsets = {tp: o for tp, o in self._uncommitted.items() if only is None or tp in only}
+        for tp in offsets:
+            del self._uncommitted[tp]
+        if only is None:
+            self._last_commit = time.monotonic()
+        if offsets:
+            await self._commit(offsets)
+
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         assert self._consumer is not None
         try:
-            await self._consumer.commit({tp: offset})
+            await self._consumer.commit(offsets)
         except Exception as exc:
             # Lost the partition or the broker: the records will be redelivered and deduplicated.
-            log.warning("commit failed: %s", type(exc).__name__, extra={"group": self.group, "partition": tp.partition})
+            log.warning("commit failed: %s", type(exc).__name__, extra={"group": self.group})
 
     async def _handle(self, rec: ConsumerRecord) -> None:
         logical = self._physical[rec.topic]
@@ -238,16 +266,18 @@ class ConsumerLoop(Generic[D]):
         if isinstance(route, Filtered) and not route.wants(event):
             self.metrics.consumed.labels(logical, self.group).inc()
             return
+        guarded = not isinstance(route, Filtered) or route.guarded(event)
         attempt = 0
         while True:
             attempt += 1
             try:
-                if await self.idempotency.seen(event.event_id):
+                if guarded and await self.idempotency.seen(event.event_id):
                     self.metrics.duplicates.labels(logical, self.group).inc()
                     return
                 outgoing = await route(event, self.deps)
                 await self.producer.publish_all(outgoing)
-                await self.idempotency.mark(event.event_id, logical)
+                if guarded:
+                    await self.idempotency.mark(event.event_id, logical)
                 self.metrics.consumed.labels(logical, self.group).inc()
                 self.metrics.handler_latency.labels(logical, self.group).observe(time.perf_counter() - started)
                 return

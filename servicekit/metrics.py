@@ -70,3 +70,45 @@ class KitMetrics:
             registry=registry,
         )
         self.ready = Gauge("zan_ready", "1 when /readyz is green.", registry=registry)
+
+
+class MongoCommandMetrics:
+    """A PyMongo command listener: latency of every MongoDB command by command name and collection.
+
+    Where a service's time goes on the database (per-message writes are the first suspect when a
+    consumer lags), without logging anything of the documents themselves.
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.latency = Histogram(
+            "zan_mongo_command_duration_seconds",
+            "MongoDB command latency, by command and collection (failures included).",
+            ["command", "collection"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self._collections: dict[int, str] = {}
+
+    def listener(self) -> object:
+        from pymongo import monitoring
+
+        metrics = self
+
+        class _Listener(monitoring.CommandListener):
+            def started(self, event: monitoring.CommandStartedEvent) -> None:
+                target = event.command.get(event.command_name)
+                metrics._collections[event.request_id] = target if isinstance(target, str) else ""
+
+            def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+                metrics._observe(event.request_id, event.command_name, event.duration_micros)
+
+            def failed(self, event: monitoring.CommandFailedEvent) -> None:
+                metrics._observe(event.request_id, event.command_name, event.duration_micros)
+
+        return _Listener()
+
+    def _observe(self, request_id: int, command: str, micros: int) -> None:
+        collection = self._collections.pop(request_id, "")
+        if command in ("hello", "ismaster", "isMaster", "ping", "endSessions"):
+            return
+        self.latency.labels(command, collection).observe(micros / 1_000_000)

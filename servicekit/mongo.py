@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -10,7 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from servicekit.settings import ServiceSettings
 
 
-def make_client(settings: ServiceSettings) -> AsyncMongoClient:
+def make_client(settings: ServiceSettings, listeners: Sequence[object] = ()) -> AsyncMongoClient:
     """A client with short timeouts so that an outage surfaces in readiness, not in hung handlers."""
     ms = int(settings.mongo_timeout_s * 1000)
     return AsyncMongoClient(
@@ -20,6 +21,7 @@ def make_client(settings: ServiceSettings) -> AsyncMongoClient:
         socketTimeoutMS=max(ms * 3, 10_000),
         appname=settings.service_name,
         tz_aware=True,
+        event_listeners=list(listeners),
     )
 
 

@@ -22,7 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from servicekit.consumer import ConsumerLoop, Handler
 from servicekit.http import ReadinessCheck, add_health_routes, metrics_middleware
 from servicekit.idempotency import IdempotencyStore
-from servicekit.metrics import KitMetrics
+from servicekit.metrics import KitMetrics, MongoCommandMetrics
 from servicekit.mongo import make_client, ping
 from servicekit.producer import EventProducer
 from servicekit.registry import Registry, load_registry
@@ -106,7 +106,7 @@ def service_app(
 
 async def _mongo_ctx(app: web.Application) -> AsyncIterator[None]:
     kit = app[KIT]
-    kit.mongo = make_client(kit.settings)
+    kit.mongo = make_client(kit.settings, [MongoCommandMetrics(kit.metrics.registry).listener()])
     kit.db = kit.mongo[kit.settings.database]
     db = kit.db
     kit.checks["mongo"] = lambda: ping(db, kit.settings.mongo_timeout_s)

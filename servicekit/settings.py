@@ -28,6 +28,12 @@ class ServiceSettings(BaseSettings):
     retry_backoff_max_s: float = 10.0
     drain_timeout_s: float = 20.0
     max_batch: int = 100
+    commit_interval_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="Offsets of handled records are committed together at most this often (and on revoke and"
+        " drain); 0 commits after every batch. A crash redelivers up to this much, absorbed by idempotency.",
+    )
     key_concurrency: int = Field(
         default=1,
         ge=1,

@@ -121,7 +121,7 @@ async def read_dlq(h: Harness, expected: int) -> list:
 class _CrashBeforeCommit(ConsumerLoop):
     """Simulates a process that dies after handling but before committing offsets."""
 
-    async def _commit(self, tp, offset):
+    async def _commit(self, offsets):
         return None
 
 
@@ -283,3 +283,94 @@ async def test_records_a_filtered_handler_refuses_cost_no_idempotency_write(harn
     assert calls == ["hello"]
     assert not await idem.seen(echo.event_id), "the refused record left no idempotency record"
     assert await idem.seen(wanted.event_id)
+
+
+async def test_unguarded_records_skip_the_idempotency_store_and_guarded_ones_stay_single(harness: Harness):
+    """`guarded` refuses records whose effect is idempotent by itself: a redelivery runs the handler again
+    (harmless by design) while a guarded record is still handled once."""
+    from servicekit.consumer import Filtered
+
+    calls: list[str] = []
+
+    async def handler(event: ZaloEvent, deps: Deps) -> list[Outgoing]:
+        calls.append(event.text or "")
+        return []
+
+    route = Filtered(handler, lambda e: True, guarded=lambda e: e.text == "follow")
+    idem = IdempotencyStore(harness.db, harness.settings.group)
+    loop = ConsumerLoop(
+        harness.settings, {ZALO_EVENTS: route}, Deps(harness.db), harness.producer, idem, harness.metrics
+    )
+    touch, follow = zalo_event(unique("t"), text="touch"), zalo_event(unique("f"), text="follow")
+    for event in (touch, follow, touch, follow):  # each sent twice, as a producer retry would
+        await harness.send(event)
+    await loop.start()
+    try:
+
+        async def all_seen() -> bool:
+            consumed = harness.metric("zan_events_consumed_total", topic=ZALO_EVENTS, group=harness.settings.group)
+            dups = harness.metric("zan_events_duplicate_total", topic=ZALO_EVENTS, group=harness.settings.group)
+            return consumed + dups >= 4
+
+        await poll_until(all_seen, "all four records", 30)
+    finally:
+        await loop.stop()
+    assert sorted(calls) == ["follow", "touch", "touch"]
+    assert not await idem.seen(touch.event_id), "no idempotency record for the unguarded record"
+    assert await idem.seen(follow.event_id)
+
+
+class _CountingCommits(ConsumerLoop):
+    commits: list[dict]
+
+    async def _commit(self, offsets):
+        self.commits = [*getattr(self, "commits", []), dict(offsets)]
+        await super()._commit(offsets)
+
+
+async def _committed(harness: Harness) -> int:
+    probe = AIOKafkaConsumer(
+        bootstrap_servers=harness.settings.kafka_bootstrap, group_id=harness.settings.group, enable_auto_commit=False
+    )
+    await probe.start()
+    try:
+        physical = harness.settings.topic(ZALO_EVENTS)
+        return sum([(await probe.committed(TopicPartition(physical, p))) or 0 for p in range(2)])
+    finally:
+        await probe.stop()
+
+
+async def test_offsets_are_committed_together_per_interval_and_on_drain(harness: Harness):
+    """Handled records are committed in one request per interval, not one per batch; whatever is handled
+    when the service drains is committed then (a restart re-reads nothing)."""
+    harness.settings = harness.settings.model_copy(update={"commit_interval_s": 3600.0})
+    events = [zalo_event(unique("e")) for _ in range(6)]
+    loop = harness.loop(Deps(harness.db), _CountingCommits)
+    await loop.start()
+    try:
+        for event in events:
+            await harness.send(event)
+            await poll_until(lambda event=event: harness.effect(event.event_id), "the record handled")
+        assert getattr(loop, "commits", []) == [], "nothing committed before the interval is up"
+    finally:
+        await loop.stop()
+    assert len(loop.commits) == 1, f"one commit request on drain, got {loop.commits}"
+    assert await _committed(harness) == len(events)
+
+    harness.settings = harness.settings.model_copy(update={"commit_interval_s": 0.2})
+    more = [zalo_event(unique("e")) for _ in range(3)]
+    loop = harness.loop(Deps(harness.db), _CountingCommits)
+    await loop.start()
+    try:
+        for event in more:
+            await harness.send(event)
+        for event in more:
+            await poll_until(lambda event=event: harness.effect(event.event_id), "the record handled")
+        await poll_until(lambda: _committed_eq(harness, len(events) + len(more)), "commit within interval")
+        assert harness.metric("zan_events_duplicate_total", topic=ZALO_EVENTS, group=harness.settings.group) == 0
+    finally:
+        await loop.stop()
+
+
+async def _committed_eq(harness: Harness, n: int) -> bool:
+    return await _committed(harness) == n

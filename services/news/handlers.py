@@ -307,7 +307,13 @@ async def on_delivery(outcome: DeliveryOutcome, deps: Deps) -> list[Outgoing]:
 
 
 HANDLERS = {
-    ZALO_EVENTS: Filtered(on_zalo_event, lambda e: e.direction == "inbound" or e.event_name in MEMBERSHIP),
-    CITIZEN_INTENTS: on_citizen_intent,
+    # An inbound message only moves the interaction time forward (`$max`): harmless twice, so unguarded.
+    ZALO_EVENTS: Filtered(
+        on_zalo_event,
+        lambda e: e.direction == "inbound" or e.event_name in MEMBERSHIP,
+        guarded=lambda e: e.event_name in MEMBERSHIP,
+    ),
+    # Most classified messages are not about news: only preference changes reach the handler.
+    CITIZEN_INTENTS: Filtered(on_citizen_intent, lambda i: i.preference is not None),
     ZALO_DELIVERY: Filtered(on_delivery, lambda o: o.context.get("service") == PRODUCER),
 }

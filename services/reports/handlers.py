@@ -284,10 +284,9 @@ async def on_zalo_event(event: ZaloEvent, deps: Deps) -> list[Outgoing]:
     raw_app_user = event.raw.get("user_id_by_app")
     app_user = deps.citizens.app_user(str(raw_app_user)) if raw_app_user else None
     citizen = deps.citizens.citizen(event.oa_id, event.user_id)
-    await deps.store.touch_citizen(citizen, event.oa_id, event.occurred_at, app_user)
-    if app_user is not None:
-        await deps.store.link_app_user(app_user, citizen)
-    return await notices.on_interaction(deps, event, app_user)
+    written = await deps.store.touch_citizen(citizen, event.oa_id, event.occurred_at, app_user)
+    linked = await deps.store.link_app_user(app_user, citizen) if app_user is not None else []
+    return await notices.on_interaction(deps, event, {citizen: written} | dict.fromkeys(set(linked) - {citizen}))
 
 
 async def on_delivery(event: DeliveryOutcome, deps: Deps) -> list[Outgoing]:

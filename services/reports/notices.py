@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -251,22 +251,21 @@ async def on_outcome(deps: Deps, outcome: DeliveryOutcome) -> None:
         log.info("notice outcome", extra={"notice": notice_id, "state": changed[-1], "zalo_error": outcome.zalo_error})
 
 
-async def on_interaction(deps: Deps, event: ZaloEvent, app_user: str | None) -> list[Outgoing]:
-    """The citizen wrote to an OA of the district: deliver every notice waiting for them, from that OA."""
+async def on_interaction(deps: Deps, event: ZaloEvent, linked: Mapping[str, Doc | None]) -> list[Outgoing]:
+    """The citizen wrote to an OA of the district: deliver every notice waiting for them, from that OA.
+
+    `linked`: the citizen and the same person's citizens of other OAs, with their documents where the
+    caller has them already (None: read here)."""
     assert event.user_id is not None
     s, store = deps.settings, deps.store
     now = deps.clock()
     if window_state(event.occurred_at, now, s.interaction_window_s, s.window_margin_s) == "closed":
         return []  # a replay of an old event opens nothing
-    citizen = deps.citizens.citizen(event.oa_id, event.user_id)
-    linked = {citizen}
-    if app_user is not None:
-        linked.update(await store.linked_citizens(app_user))
     trigger = f"event:{event.event_id}"
     not_after = event.occurred_at + timedelta(seconds=s.interaction_window_s)
     out: list[Outgoing] = []
     for c in sorted(linked):
-        doc = await store.get_citizen(c)
+        doc = linked[c] if linked[c] is not None else await store.get_citizen(c)
         start = int(doc.get("notices_from", 1)) if doc else 1
         items = await store.citizen_items_of(c, "notices", start)
         lowest_open: int | None = None

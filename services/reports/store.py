@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from bson.binary import Binary
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -33,6 +33,7 @@ Doc = dict[str, Any]
 VERSION_WIDTH = 10
 STEP_WIDTH = 4
 ITEM_WIDTH = 6
+AFTER = ReturnDocument.AFTER
 
 
 def ms(at: datetime) -> datetime:
@@ -262,34 +263,33 @@ class Store:
 
     async def touch_citizen(
         self, citizen: str, oa_id: str, at: datetime, app_user: str | None = None, hints: dict[str, int] | None = None
-    ) -> None:
+    ) -> Doc:
         """Record an interaction (the newest wins; a lost concurrent update only makes it look older),
-        and raise list hints (`cases_n`, `notices_n`) in the same write."""
+        and raise list hints (`cases_n`, `notices_n`) in the same write. Returns the citizen as written."""
         update: Doc = {"$max": {"last_inbound_at": ms(at), **(hints or {})}, "$setOnInsert": {"oa_id": oa_id}}
         if app_user is not None:
             update["$set"] = {"app_user": app_user}
         try:
-            await self.citizens.update_one({"_id": citizen}, update, upsert=True)
+            doc = await self.citizens.find_one_and_update({"_id": citizen}, update, upsert=True, return_document=AFTER)
         except DuplicateKeyError:
             update.pop("$setOnInsert")
-            await self.citizens.update_one({"_id": citizen}, update)
+            doc = await self.citizens.find_one_and_update({"_id": citizen}, update, return_document=AFTER)
+        return doc or {"_id": citizen, "oa_id": oa_id}
 
     async def get_citizen(self, citizen: str) -> Doc | None:
         return await self.citizens.find_one({"_id": citizen})
 
-    async def link_app_user(self, app_user: str, citizen: str) -> None:
-        """Remember that `citizen` (one OA) is the same person as `app_user`; every event re-asserts it."""
-        doc = await self.app_users.find_one({"_id": app_user})
-        if doc is not None and citizen in doc.get("citizens", []):
-            return
+    async def link_app_user(self, app_user: str, citizen: str) -> list[str]:
+        """Remember that `citizen` (one OA) is the same person as `app_user` (every event re-asserts it);
+        returns every citizen linked to that person, in one round trip."""
+        update = {"$addToSet": {"citizens": citizen}}
         try:
-            await self.app_users.update_one({"_id": app_user}, {"$addToSet": {"citizens": citizen}}, upsert=True)
+            doc = await self.app_users.find_one_and_update(
+                {"_id": app_user}, update, upsert=True, return_document=AFTER
+            )
         except DuplicateKeyError:
-            await self.app_users.update_one({"_id": app_user}, {"$addToSet": {"citizens": citizen}})
-
-    async def linked_citizens(self, app_user: str) -> list[str]:
-        doc = await self.app_users.find_one({"_id": app_user})
-        return list(doc.get("citizens", [])) if doc else []
+            doc = await self.app_users.find_one_and_update({"_id": app_user}, update, return_document=AFTER)
+        return list(doc.get("citizens", [])) if doc else [citizen]
 
     async def add_citizen_item(
         self, citizen: str, kind: str, item_id: str, *, hint: int | None = None, raise_hint: bool = True
