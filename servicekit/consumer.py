@@ -72,6 +72,13 @@ class Filtered(Generic[D]):
         return await self.handler(event, deps) if self.wants(event) else []
 
 
+def self_deduplicating(handler: Handler[D], wants: Callable[[Any], bool] = lambda _: True) -> Filtered[D]:
+    """A handler that keeps its own, stronger record of what it has done (a claim or a state document
+    written atomically with the effect): the loop's idempotency store would only repeat it, at two
+    MongoDB round trips per record."""
+    return Filtered(handler, wants, guarded=lambda _: False)
+
+
 class _Stopping(Exception):
     """Raised inside a retry loop when the service is draining: leave the record uncommitted."""
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from contracts import OutboundCommand, citizen_key
 from contracts.topics import ZALO_DELIVERY, ZALO_OUTBOUND, ZALO_OUTBOUND_BULK
+from servicekit.consumer import self_deduplicating
 from servicekit.producer import Outgoing
 from services.gateway.delivery import Delivery
 
@@ -27,5 +28,7 @@ async def handle_outbound(cmd: OutboundCommand, deps: Deps) -> list[Outgoing]:
     return [Outgoing(ZALO_DELIVERY, citizen_key(outcome.oa_id, outcome.user_id), outcome)]
 
 
-HANDLERS = {ZALO_OUTBOUND: handle_outbound}
-BULK_HANDLERS = {ZALO_OUTBOUND_BULK: handle_outbound}
+# The send claim (one per command_id, written before Zalo is called) is the egress's idempotency record:
+# a redelivered command finds it and re-publishes the recorded outcome instead of sending again.
+HANDLERS = {ZALO_OUTBOUND: self_deduplicating(handle_outbound)}
+BULK_HANDLERS = {ZALO_OUTBOUND_BULK: self_deduplicating(handle_outbound)}

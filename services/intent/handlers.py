@@ -11,7 +11,7 @@ from prometheus_client import Counter
 
 from contracts import HandoffEvent, ZaloEvent, citizen_key
 from contracts.topics import CONVERSATION_HANDOFFS, ZALO_EVENTS
-from servicekit.consumer import Filtered
+from servicekit.consumer import self_deduplicating
 from servicekit.logs import pii
 from servicekit.producer import Outgoing, encode
 from servicekit.registry import Registry
@@ -83,9 +83,14 @@ async def run_turn(deps: IntentDeps, oa_id: str, user_id: str, inbound: Inbound,
         deps.metrics.replays.inc()
         return [_decode(o) for o in stored.last_outputs]
     state = Conversation.model_validate(stored.state) if stored else Conversation.start(oa.key, user_id)
+    if state.has_handled(inbound.event_id):
+        # Handled before the last turn, so its outputs were published before that turn ran (one key's
+        # records are handled in order): nothing to do, and no write that would hide the last turn's outputs.
+        deps.metrics.replays.inc()
+        return []
 
     understood = None
-    if inbound.kind == InboundKind.TEXT and not inbound.is_command and not state.has_handled(inbound.event_id):
+    if inbound.kind == InboundKind.TEXT and not inbound.is_command:
         understood = understand(inbound.text)
     now = deps.clock()
     ctx = TurnContext(
@@ -137,6 +142,8 @@ def _decode(d: dict) -> Outgoing:
 
 
 HANDLERS = {
-    ZALO_EVENTS: Filtered(on_zalo_event, lambda e: e.direction in ("inbound", "management")),
+    # The conversation document records the last event ids in the same write as the turn's state (and the
+    # last turn's outputs, re-emitted on redelivery): stronger than the kit's store, and it is on the reply's path.
+    ZALO_EVENTS: self_deduplicating(on_zalo_event, lambda e: e.direction in ("inbound", "management")),
     CONVERSATION_HANDOFFS: on_handoff,
 }

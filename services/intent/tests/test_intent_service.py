@@ -185,4 +185,31 @@ async def test_redelivered_event_produces_no_second_reply(harness: Harness):
     await harness.send(user, "user_send_text", 2, text="cảm ơn")
     replies = await harness.wait(ZALO_OUTBOUND, user, 2)
     settled = await harness.settle(ZALO_OUTBOUND, user)
-    assert len({r.command_id for r in settled}) == len(settled) == len(replies) == 2
+    # The redelivered event was the citizen's last: its stored outputs may be re-emitted, but only as the very
+    # same records (same event and command ids), which the egress sends once; never a second, new reply.
+    assert len(replies) >= 2
+    assert len({r.command_id for r in settled}) == 2
+    assert len({r.event_id for r in settled}) == 2
+    assert {r.message.text for r in settled if r.command_id == settled[0].command_id} == {settled[0].message.text}
+
+
+async def test_redelivery_of_an_older_event_keeps_the_last_turn_replayable(harness: Harness):
+    """A crash before the last turn's replies were published redelivers the citizen's earlier events too:
+    those are skipped without a write, so the last event still re-emits its replies rather than nothing."""
+    user = unique("u")
+    first = await harness.send(user, "user_send_text", 1, text="xin chào")
+    await harness.wait(ZALO_OUTBOUND, user, 1)
+    last = await harness.send(user, "user_send_text", 2, text="cảm ơn")
+    replies = await harness.wait(ZALO_OUTBOUND, user, 2)
+    last_command = replies[-1].command_id
+    for event in (first, last):  # redelivered in partition order
+        await harness.producer.publish(ZALO_EVENTS, citizen_key(WARD_OA, user), event)
+
+    async def last_reemitted():
+        await harness.collect()
+        mine = [r for r in harness.records.get(ZALO_OUTBOUND, []) if r.command_id == last_command]
+        return mine if len(mine) >= 2 else None
+
+    await poll_until(last_reemitted, "the last turn's reply re-emitted", 30)
+    settled = await harness.settle(ZALO_OUTBOUND, user)
+    assert len({r.command_id for r in settled}) == 2, "no new reply for either redelivered event"
