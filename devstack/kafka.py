@@ -16,7 +16,7 @@ import time
 import uuid
 
 from devstack import procs
-from devstack.paths import DEVSTACK_DIR, StackConfig
+from devstack.paths import DEVSTACK_DIR, LOCAL_KAFKA_PASSWORD, LOCAL_KAFKA_USER, StackConfig
 
 NAME = "kafka"
 POM = DEVSTACK_DIR / "kafka" / "pom.xml"
@@ -58,15 +58,24 @@ def install(cfg: StackConfig) -> None:
 def _write_config(cfg: StackConfig) -> None:
     home = _home(cfg)
     (home / "data").mkdir(parents=True, exist_ok=True)
+    plain_login = (
+        "org.apache.kafka.common.security.plain.PlainLoginModule required"
+        f' user_{LOCAL_KAFKA_USER}="{LOCAL_KAFKA_PASSWORD}";'
+    )
+    scram_login = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
     props = f"""# Written by devstack; edit devstack/kafka.py instead.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:{cfg.kafka_controller_port}
-listeners=PLAINTEXT://127.0.0.1:{cfg.kafka_port},CONTROLLER://127.0.0.1:{cfg.kafka_controller_port}
-advertised.listeners=PLAINTEXT://127.0.0.1:{cfg.kafka_port}
+listeners=PLAINTEXT://127.0.0.1:{cfg.kafka_port},CONTROLLER://127.0.0.1:{cfg.kafka_controller_port},SASL_PLAINTEXT://127.0.0.1:{cfg.sasl_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{cfg.kafka_port},SASL_PLAINTEXT://127.0.0.1:{cfg.sasl_port}
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
+# A SASL listener, so that the services' Kafka authentication settings are tested against a real broker.
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-512
+listener.name.sasl_plaintext.plain.sasl.jaas.config={plain_login}
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config={scram_login}
 log.dirs={home / "data"}
 num.partitions=3
 default.replication.factor=1
@@ -118,7 +127,18 @@ def format_storage(cfg: StackConfig) -> None:
     while cluster_id.startswith("-"):  # kafka-storage would read a leading "-" as an option
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     procs.run_checked(
-        _java(cfg, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(home / "server.properties")),
+        _java(
+            cfg,
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_id,
+            "-c",
+            str(home / "server.properties"),
+            # SCRAM credentials live in the cluster metadata; KRaft takes the first ones at format time.
+            "--add-scram",
+            f"SCRAM-SHA-512=[name={LOCAL_KAFKA_USER},password={LOCAL_KAFKA_PASSWORD}]",
+        ),
         "kafka storage format",
     )
 

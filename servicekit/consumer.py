@@ -139,7 +139,7 @@ class ConsumerLoop(Generic[D]):
     # lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap,
+            **self.settings.kafka(),
             group_id=self.group,
             client_id=f"{self.settings.service_name}-consumer",
             enable_auto_commit=False,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,9 +32,10 @@ class ProducerSession:
     """An idempotent AIOKafkaProducer (acks=all), replaced by a fresh one when the broker rejects its
     producer session. `current` is the producer to use now."""
 
-    def __init__(self, bootstrap: str, client_id: str, **config: Any) -> None:
+    def __init__(self, connection: str | Mapping[str, Any], client_id: str, **config: Any) -> None:
+        """`connection`: bootstrap servers, or the full options of `ServiceSettings.kafka()` (TLS, SASL)."""
         self._config = {
-            "bootstrap_servers": bootstrap,
+            **({"bootstrap_servers": connection} if isinstance(connection, str) else connection),
             "acks": "all",
             "enable_idempotence": True,
             "linger_ms": 2,
@@ -103,8 +104,10 @@ def encode(event: BaseModel) -> bytes:
 class EventProducer:
     """Publishes contract models and waits for the broker's acknowledgement (never fire-and-forget)."""
 
-    def __init__(self, bootstrap: str, metrics: KitMetrics, topic_prefix: str = "", client_id: str = "zan") -> None:
-        self._session = ProducerSession(bootstrap, client_id)
+    def __init__(
+        self, connection: str | Mapping[str, Any], metrics: KitMetrics, topic_prefix: str = "", client_id: str = "zan"
+    ) -> None:
+        self._session = ProducerSession(connection, client_id)
         self._metrics = metrics
         self._prefix = topic_prefix
 

@@ -118,7 +118,7 @@ def _producer_ctx(gates_readiness: bool) -> CleanupCtx:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         kit = app[KIT]
         producer = EventProducer(
-            kit.settings.kafka_bootstrap, kit.metrics, kit.settings.topic_prefix, client_id=kit.settings.service_name
+            kit.settings.kafka(), kit.metrics, kit.settings.topic_prefix, client_id=kit.settings.service_name
         )
         await retry_start(producer.start, "kafka producer")
         kit.producer = producer

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from servicekit.kafka_connection import SaslMechanism, SecurityProtocol, client_options
 from servicekit.registry import DEFAULT_MERGERS, DEFAULT_REGISTRY
 
 
@@ -23,6 +25,13 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:9092"
     consumer_group: str = ""  # defaults to service_name
     topic_prefix: str = Field(default="", description="Tests isolate by naming: fresh topics per test.")
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_ssl_cafile: Path | None = Field(
+        default=None, description="CA bundle of the brokers' certificates (SSL, SASL_SSL); the system's CAs if unset."
+    )
     max_attempts: int = Field(default=5, ge=1, description="Tries of a retryable failure before the DLQ.")
     retry_backoff_initial_s: float = 0.2
     retry_backoff_max_s: float = 10.0
@@ -51,6 +60,22 @@ class ServiceSettings(BaseSettings):
     pii_salt: SecretStr = Field(
         default=SecretStr("dev-only-salt"), description="Salt of the PII hashes in logs; set per environment."
     )
+
+    @model_validator(mode="after")
+    def _kafka_credentials_given(self) -> ServiceSettings:
+        self.kafka()  # refuses SASL without credentials at start-up, not at the first connection
+        return self
+
+    def kafka(self) -> dict[str, Any]:
+        """Connection options (bootstrap, TLS, SASL) for every aiokafka client of the service."""
+        return client_options(
+            self.kafka_bootstrap,
+            self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            username=self.kafka_sasl_username,
+            password=self.kafka_sasl_password.get_secret_value(),
+            cafile=self.kafka_ssl_cafile,
+        )
 
     @property
     def group(self) -> str:

@@ -79,7 +79,7 @@ class KafkaSink:
         self.topic = settings.topic(ZALO_EVENTS)
         self.ready = False
         self._metrics = metrics
-        self._session = ProducerSession(settings.kafka_bootstrap, settings.service_name)
+        self._session = ProducerSession(settings.kafka(), settings.service_name)
 
     async def start_in_background(self) -> None:
         """Start, retrying until Kafka answers (meanwhile every webhook is spooled)."""

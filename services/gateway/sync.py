@@ -185,7 +185,7 @@ async def sync_followers(
     oas = [registry.by_key(k) for k in oa_keys]
     prometheus = CollectorRegistry()
     mongo = make_client(settings)
-    producer = EventProducer(settings.kafka_bootstrap, KitMetrics(prometheus), settings.topic_prefix, PRODUCER)
+    producer = EventProducer(settings.kafka(), KitMetrics(prometheus), settings.topic_prefix, PRODUCER)
     await producer.start()
     try:
         async with zalo_stack(settings, mongo[settings.database], registry, prometheus, clock=clock) as stack:

@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -28,8 +30,8 @@ log = logging.getLogger("news.backlog")
 class EgressBacklog:
     """Waits while the egress has more than `limit` campaign commands to consume."""
 
-    def __init__(self, bootstrap: str, topic: str, group: str, limit: int, poll_s: float = 0.25) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, connection: Mapping[str, Any], topic: str, group: str, limit: int, poll_s: float = 0.25) -> None:
+        self.connection = dict(connection)  # ServiceSettings.kafka(): bootstrap, TLS, SASL
         self.topic = topic
         self.group = group
         self.limit = limit
@@ -66,9 +68,9 @@ class EgressBacklog:
 
     async def _measure(self) -> int | None:
         if self._admin is None or self._offsets is None:
-            self._admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
+            self._admin = AIOKafkaAdminClient(**self.connection, request_timeout_ms=5000)
             await self._admin.start()
-            self._offsets = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+            self._offsets = AIOKafkaConsumer(**self.connection, enable_auto_commit=False)
             await self._offsets.start()
         committed = await self._admin.list_consumer_group_offsets(self.group)
         mine = {tp: meta.offset for tp, meta in committed.items() if tp.topic == self.topic and meta.offset >= 0}

@@ -200,7 +200,7 @@ class Scheduler:
         settings = deps.settings
         rate = settings.max_campaign_sends_per_s
         self.backlog = EgressBacklog(
-            settings.kafka_bootstrap,
+            settings.kafka(),
             settings.topic(ZALO_OUTBOUND_BULK),
             settings.egress_group,
             settings.max_egress_backlog,

@@ -369,7 +369,7 @@ class CaseFeed:
         while True:
             attempt += 1
             consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.settings.kafka_bootstrap,
+                **self.settings.kafka(),
                 group_id=None,
                 enable_auto_commit=False,
                 client_id=f"{self.settings.service_name}-case-feed",
