@@ -145,6 +145,7 @@ def own_config(tag: str) -> StackConfig:
         kafka_controller_port=free_port(),
         ferretdb_port=free_port(),
         kafka_heap=shared.kafka_heap,
+        kafka_sasl_port=free_port(),
     )
     (cfg.run_dir / "kafka").mkdir(parents=True)
     (cfg.run_dir / "kafka" / "lib").symlink_to(shared.run_dir / "kafka" / "lib")  # devstack.kafka's layout
