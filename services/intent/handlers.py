@@ -9,9 +9,10 @@ from datetime import datetime, timedelta
 
 from prometheus_client import Counter
 
-from contracts import HandoffEvent, ZaloEvent, citizen_key
-from contracts.topics import CONVERSATION_HANDOFFS, ZALO_EVENTS
-from servicekit.consumer import self_deduplicating
+from contracts import DeliveryOutcome, HandoffEvent, OutboundCommand, ZaloEvent, citizen_key
+from contracts.topics import CONVERSATION_HANDOFFS, ZALO_DELIVERY, ZALO_EVENTS, ZALO_OUTBOUND
+from servicekit.consumer import Filtered, self_deduplicating
+from servicekit.ids import derived_id
 from servicekit.logs import pii
 from servicekit.producer import Outgoing, encode
 from servicekit.registry import Registry
@@ -25,7 +26,7 @@ from services.intent.conversation.model import (
 )
 from services.intent.domain import converse
 from services.intent.knowledge import KnowledgeBase
-from services.intent.mapping import inbound_of, outputs_of, release_of
+from services.intent.mapping import PRODUCER, inbound_of, outputs_of, release_of
 from services.intent.nlu.understand import understand
 from services.intent.settings import IntentSettings
 from services.intent.store import ConversationStore
@@ -44,6 +45,12 @@ class IntentMetrics:
         self.replays = Counter(
             "zan_intent_turn_replays_total",
             "Redeliveries that re-emitted a stored turn instead of running it again.",
+            registry=registry,
+        )
+        self.reply_resends = Counter(
+            "zan_intent_reply_resends_total",
+            "Replies the egress gave up on for a retryable reason: resent, superseded by a newer turn, or given up.",
+            ["result"],
             registry=registry,
         )
 
@@ -141,9 +148,54 @@ def _decode(d: dict) -> Outgoing:
     return Outgoing(d["topic"], d["key"], MODELS[d["model"]].model_validate_json(d["value"]))
 
 
+def wants_resend(outcome: DeliveryOutcome) -> bool:
+    """Our own replies that failed for a reason that may pass (Zalo down, rate limits, a token being renewed)."""
+    return outcome.context.get("service") == PRODUCER and outcome.status == "failed" and outcome.retryable
+
+
+async def on_delivery(outcome: DeliveryOutcome, deps: IntentDeps) -> list[Outgoing]:
+    """Send again a reply of the citizen's latest turn that the egress gave up on (a final outcome is final for its
+    command id, so the retry is a new command). A reply of an older turn is not sent again: the citizen has
+    written since and got newer answers, and an old one arriving late would only confuse."""
+    if outcome.user_id is None:
+        return []
+    original = outcome.context.get("reply_of", outcome.command_id)
+    tries = int(outcome.context.get("resend", "0"))
+    if tries >= deps.settings.reply_resends:
+        deps.metrics.reply_resends.labels("given_up").inc()
+        log.error("reply given up", extra={"command_id": original, "reason": outcome.reason, "resends": tries})
+        return []
+    stored = await deps.store.load(citizen_key(outcome.oa_id, outcome.user_id))
+    failed = next(
+        (
+            o.event
+            for o in map(_decode, stored.last_outputs if stored else [])
+            if isinstance(o.event, OutboundCommand) and o.event.command_id == original
+        ),
+        None,
+    )
+    if failed is None:
+        deps.metrics.reply_resends.labels("superseded").inc()
+        return []
+    cid = derived_id("intent-resend", original, tries + 1)
+    again = failed.model_copy(
+        update={
+            "event_id": cid,
+            "command_id": cid,
+            "occurred_at": deps.clock(),
+            "context": {**failed.context, "reply_of": original, "resend": str(tries + 1)},
+        }
+    )
+    deps.metrics.reply_resends.labels("resent").inc()
+    log.warning("reply sent again", extra={"command_id": original, "reason": outcome.reason, "resend": tries + 1})
+    return [Outgoing(ZALO_OUTBOUND, citizen_key(outcome.oa_id, outcome.user_id), again)]
+
+
 HANDLERS = {
     # The conversation document records the last event ids in the same write as the turn's state (and the
     # last turn's outputs, re-emitted on redelivery): stronger than the kit's store, and it is on the reply's path.
     ZALO_EVENTS: self_deduplicating(on_zalo_event, lambda e: e.direction in ("inbound", "management")),
     CONVERSATION_HANDOFFS: on_handoff,
+    # Most outcomes are other services' (campaigns): refused before the idempotency store.
+    ZALO_DELIVERY: Filtered(on_delivery, wants_resend),
 }

@@ -116,7 +116,14 @@ def outputs_of(
             buttons=[Button(title=b.title, kind=b.kind, payload=b.payload) for b in reply.buttons],
         )
         command = OutboundCommand(
-            **base, event_id=cid, command_id=cid, oa_id=oa_id, user_id=user_id, lane="conversation", message=message
+            **base,
+            event_id=cid,
+            command_id=cid,
+            oa_id=oa_id,
+            user_id=user_id,
+            lane="conversation",
+            message=message,
+            context={"service": PRODUCER},  # echoed on the outcome: the intent service's replies come back to it
         )
         out.append(Outgoing(ZALO_OUTBOUND, key, command))
 

@@ -27,3 +27,9 @@ class IntentSettings(ServiceSettings):
     form_expiry_s: float = Field(default=1800, description="An idle report form is abandoned after this.")
     handoff_timeout_s: float = Field(default=7200, description="The bot speaks again after this without an officer.")
     min_confidence: float = Field(default=0.45, ge=0, le=1, description="Below this, ask which topic was meant.")
+    reply_resends: int = Field(
+        default=10,
+        ge=0,
+        description="A reply the egress gave up on for a retryable reason (Zalo down, rate limits) is sent again as"
+        " a new command, at most this many times; each try spends the egress's command deadline (~4 min).",
+    )

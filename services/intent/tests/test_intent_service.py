@@ -213,3 +213,64 @@ async def test_redelivery_of_an_older_event_keeps_the_last_turn_replayable(harne
     await poll_until(last_reemitted, "the last turn's reply re-emitted", 30)
     settled = await harness.settle(ZALO_OUTBOUND, user)
     assert len({r.command_id for r in settled}) == 2, "no new reply for either redelivered event"
+
+
+def _failed(command, *, retryable: bool = True, reason: str = "transient"):
+    """The egress's outcome for a command it gave up on."""
+    from contracts import DeliveryOutcome
+
+    return DeliveryOutcome(
+        event_id=unique("outcome"),
+        occurred_at=utcnow(),
+        producer="gateway-egress",
+        correlation_id=command.correlation_id,
+        command_id=command.command_id,
+        oa_id=command.oa_id,
+        user_id=command.user_id,
+        action="send",
+        lane="conversation",
+        status="failed",
+        reason=reason,
+        retryable=retryable,
+        attempts=6,
+        context=command.context,
+    )
+
+
+async def _outcome(harness: Harness, outcome) -> None:
+    from contracts.topics import ZALO_DELIVERY
+
+    await harness.producer.publish(ZALO_DELIVERY, citizen_key(outcome.oa_id, outcome.user_id), outcome)
+
+
+async def test_a_reply_zalo_was_down_for_is_sent_again_as_a_new_command(harness: Harness):
+    user = unique("u")
+    await harness.send(user, "user_send_text", 1, text="xin chào")
+    (reply,) = await harness.wait(ZALO_OUTBOUND, user, 1)
+    await _outcome(harness, _failed(reply))
+    first, again = await harness.wait(ZALO_OUTBOUND, user, 2)
+    assert again.command_id != reply.command_id, "a final outcome is final for its command id: a new one"
+    assert again.message == reply.message and again.lane == "conversation"
+    assert again.context == {"service": "intent", "reply_of": reply.command_id, "resend": "1"}
+
+    await _outcome(harness, _failed(again))  # Zalo still down when the egress tried again
+    *_, third = await harness.wait(ZALO_OUTBOUND, user, 3)
+    assert third.context["reply_of"] == reply.command_id and third.context["resend"] == "2"
+
+
+async def test_only_the_latest_turn_is_sent_again_and_never_a_final_failure(harness: Harness):
+    user = unique("u")
+    await harness.send(user, "user_send_text", 1, text="xin chào")
+    (old,) = await harness.wait(ZALO_OUTBOUND, user, 1)
+    await harness.send(user, "user_send_text", 2, text="cảm ơn")
+    _, latest = await harness.wait(ZALO_OUTBOUND, user, 2)
+    await _outcome(harness, _failed(old))  # superseded: the citizen wrote again and was answered
+    await _outcome(harness, _failed(latest, retryable=False, reason="window_closed"))  # will never pass
+    exhausted = _failed(latest)
+    exhausted.context["resend"] = "10"  # INTENT_REPLY_RESENDS tries already spent
+    await _outcome(harness, exhausted)
+    await _outcome(harness, _failed(latest))  # one that is sent again: the ones before it (same partition) are done
+    await harness.wait(ZALO_OUTBOUND, user, 3)
+    settled = await harness.settle(ZALO_OUTBOUND, user)
+    assert [r.command_id for r in settled[:2]] == [old.command_id, latest.command_id]
+    assert [r.context.get("reply_of") for r in settled[2:]] == [latest.command_id], "only the last one sent again"
