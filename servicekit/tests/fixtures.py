@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from contracts import ZaloEvent, citizen_key, utcnow
+from contracts import DeliveryOutcome, OutboundCommand, ZaloEvent, citizen_key, utcnow
+from servicekit.testing import unique
 
 OA_ID = "4318000000000000001"
 
@@ -28,3 +29,32 @@ def zalo_event(event_id: str, text: str = "xin chào", user_id: str = "246845883
 
 def key_of(event: ZaloEvent) -> str:
     return citizen_key(event.oa_id, event.user_id)
+
+
+def outcome_of(
+    cmd: OutboundCommand,
+    *,
+    status: str = "sent",
+    reason: str = "ok",
+    zalo_error: int | None = None,
+    retryable: bool = False,
+) -> DeliveryOutcome:
+    """What the egress publishes for `cmd` (sent, or failed with `reason`), its context echoed."""
+    return DeliveryOutcome(
+        event_id=unique("out"),
+        occurred_at=utcnow(),
+        producer="gateway-egress",
+        correlation_id=cmd.correlation_id,
+        command_id=cmd.command_id,
+        oa_id=cmd.oa_id,
+        user_id=cmd.user_id,
+        action="send",
+        lane=cmd.lane,
+        status=status,  # type: ignore[arg-type]
+        zalo_message_id="m1" if status == "sent" else None,
+        zalo_error=zalo_error,
+        reason=reason,  # type: ignore[arg-type]
+        retryable=retryable,
+        attempts=1 if status == "sent" else 6,
+        context=dict(cmd.context),
+    )

@@ -15,6 +15,7 @@ from contracts.topics import MODELS, REPORTS_SUBMITTED, ZALO_EVENTS, ZALO_OUTBOU
 from servicekit.metrics import KitMetrics
 from servicekit.producer import EventProducer
 from servicekit.testing import poll_until, unique
+from servicekit.tests.fixtures import outcome_of
 from services.intent.app import create_app
 from services.intent.settings import IntentSettings
 
@@ -217,24 +218,7 @@ async def test_redelivery_of_an_older_event_keeps_the_last_turn_replayable(harne
 
 def _failed(command, *, retryable: bool = True, reason: str = "transient"):
     """The egress's outcome for a command it gave up on."""
-    from contracts import DeliveryOutcome
-
-    return DeliveryOutcome(
-        event_id=unique("outcome"),
-        occurred_at=utcnow(),
-        producer="gateway-egress",
-        correlation_id=command.correlation_id,
-        command_id=command.command_id,
-        oa_id=command.oa_id,
-        user_id=command.user_id,
-        action="send",
-        lane="conversation",
-        status="failed",
-        reason=reason,
-        retryable=retryable,
-        attempts=6,
-        context=command.context,
-    )
+    return outcome_of(command, status="failed", reason=reason, retryable=retryable)
 
 
 async def _outcome(harness: Harness, outcome) -> None:
@@ -248,7 +232,7 @@ async def test_a_reply_zalo_was_down_for_is_sent_again_as_a_new_command(harness:
     await harness.send(user, "user_send_text", 1, text="xin chào")
     (reply,) = await harness.wait(ZALO_OUTBOUND, user, 1)
     await _outcome(harness, _failed(reply))
-    first, again = await harness.wait(ZALO_OUTBOUND, user, 2)
+    _, again = await harness.wait(ZALO_OUTBOUND, user, 2)
     assert again.command_id != reply.command_id, "a final outcome is final for its command id: a new one"
     assert again.message == reply.message and again.lane == "conversation"
     assert again.context == {"service": "intent", "reply_of": reply.command_id, "resend": "1"}

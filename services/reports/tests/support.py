@@ -40,6 +40,7 @@ from contracts.topics import (
 from servicekit.metrics import KitMetrics
 from servicekit.producer import EventProducer
 from servicekit.testing import poll_until, unique
+from servicekit.tests.fixtures import outcome_of as outcome_of  # re-exported for the tests here
 from services.reports.app import create_app
 from services.reports.auth import mint
 from services.reports.settings import DEV_JWT_SECRET, ReportsSettings
@@ -131,25 +132,6 @@ def inbound(
         message_id=eid,
         text=text,
         raw=raw,
-    )
-
-
-def outcome_of(cmd: OutboundCommand, *, status: str = "sent", reason: str = "ok", zalo_error: int | None = None):
-    return DeliveryOutcome(
-        event_id=unique("out"),
-        occurred_at=utcnow(),
-        producer="gateway-egress",
-        correlation_id=cmd.correlation_id,
-        command_id=cmd.command_id,
-        oa_id=cmd.oa_id,
-        user_id=cmd.user_id,
-        action="send",
-        lane=cmd.lane,
-        status=status,  # type: ignore[arg-type]
-        zalo_message_id="m1" if status == "sent" else None,
-        zalo_error=zalo_error,
-        reason=reason,  # type: ignore[arg-type]
-        context=cmd.context,
     )
 
 
