@@ -42,6 +42,7 @@ KUBERNETES_VERSIONS = ("1.37", "1.33")
 # (Go module, version, path inside the module) of every CRD we validate custom resources against.
 CRD_SOURCES: tuple[tuple[str, str, str], ...] = (
     ("github.com/kedacore/keda/v2", "v2.21.0", "config/crd/bases/keda.sh_scaledobjects.yaml"),
+    ("github.com/kedacore/keda/v2", "v2.21.0", "config/crd/bases/keda.sh_triggerauthentications.yaml"),
     (
         "github.com/prometheus-operator/prometheus-operator",
         "v0.85.0",

@@ -33,6 +33,7 @@ Obj = dict[str, Any]
 # The CRD-defined kinds we use, and where their schema comes from.
 CRD_KINDS = {
     ("keda.sh/v1alpha1", "ScaledObject"): "keda.sh_scaledobjects.yaml",
+    ("keda.sh/v1alpha1", "TriggerAuthentication"): "keda.sh_triggerauthentications.yaml",
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "monitoring.coreos.com_servicemonitors.yaml",
     ("monitoring.coreos.com/v1", "PrometheusRule"): "monitoring.coreos.com_prometheusrules.yaml",
     ("mongodbcommunity.mongodb.com/v1", "MongoDBCommunity"): "mongodbcommunity.mongodb.com_mongodbcommunity.yaml",

@@ -65,6 +65,13 @@ INTERNET_CLIENTS = {
 PARTITIONS = {t.name: t.partitions for t in load_topics()}
 CONSUMED = {name: [t.name for t in load_topics() if name in t.consumers and t.scale_on_lag] for name in DEPLOYABLES}
 SECRET_ENV = re.compile(r"SECRET|TOKEN|SALT|PASSWORD|MONGO_URI|KEY")
+# Kafka: SCRAM-SHA-512 over TLS on Strimzi's internal TLS listener, one KafkaUser per client (docs/operations.md).
+KAFKA_CLUSTER = "zalo-an-ninh"
+KAFKA_PORT = 9093
+KAFKA_CA_SECRET = f"{KAFKA_CLUSTER}-cluster-ca-cert"
+KAFKA_CA_DIR = "/etc/zalo-an-ninh/kafka-ca"
+KEDA_KAFKA_USER = "keda"
+KEDA_KAFKA_AUTH = "keda-kafka"
 
 
 def _by_kind(objects: list[Obj], kind: str) -> dict[str, Obj]:
@@ -268,6 +275,58 @@ def test_secrets_are_references_only(objects: list[Obj]) -> None:
                 assert f"`{ref['key']}`" in documented, f"{name}: key {ref['key']} not in docs/operations.md"
 
 
+def test_kafka_clients_authenticate_with_scram_over_tls(objects: list[Obj]) -> None:
+    for name, w in _workloads(objects).items():
+        d = DEPLOYABLES[name]
+        c = _container(w)
+        env = {e["name"]: e for e in c["env"]}
+        kafka_env = sorted(n for n in env if n.startswith(f"{d.prefix}KAFKA_"))
+        volumes = {v["name"]: v for v in w["spec"]["template"]["spec"]["volumes"]}
+        ca_volumes = [n for n, v in volumes.items() if v.get("secret", {}).get("secretName") == KAFKA_CA_SECRET]
+        if not d.uses_kafka:
+            assert not kafka_env, f"{name}: uses no Kafka but sets {kafka_env}"
+            assert not ca_volumes, f"{name}: uses no Kafka but mounts the Kafka CA"
+            continue
+        for var in kafka_env:
+            # A typo would be ignored by the settings and leave the client on its PLAINTEXT default.
+            field = var.removeprefix(d.prefix).lower()
+            assert field in ServiceSettings.model_fields, f"{name}: {var} is no setting of the service kit"
+        values = {n.removeprefix(d.prefix): e.get("value") for n, e in env.items()}
+        expected = {
+            "KAFKA_BOOTSTRAP": f"{KAFKA_CLUSTER}-kafka-bootstrap:{KAFKA_PORT}",
+            "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+            "KAFKA_SASL_USERNAME": name,
+            "KAFKA_SSL_CAFILE": f"{KAFKA_CA_DIR}/ca.crt",
+        }
+        for var, value in expected.items():
+            assert values.get(var) == value, f"{name}: {d.prefix}{var} is {values.get(var)!r}, expected {value!r}"
+        password = env.get(f"{d.prefix}KAFKA_SASL_PASSWORD", {})
+        ref = password.get("valueFrom", {}).get("secretKeyRef", {})
+        assert (ref.get("name"), ref.get("key")) == (name, "password"), (
+            f"{name}: {d.prefix}KAFKA_SASL_PASSWORD must come from the Secret of its KafkaUser ({name}, password)"
+        )
+        assert not ref.get("optional"), f"{name}: the Kafka password must not be optional"
+        mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
+        mount = mounts.get(KAFKA_CA_DIR)
+        assert mount, f"{name}: the Kafka CA is not mounted at {KAFKA_CA_DIR}"
+        assert mount.get("readOnly") is True, f"{name}: the Kafka CA must be mounted read-only"
+        assert mount["name"] in ca_volumes, f"{name}: {KAFKA_CA_DIR} is not the Secret {KAFKA_CA_SECRET}"
+        items = volumes[mount["name"]]["secret"].get("items")
+        assert items is None or {"key": "ca.crt", "path": "ca.crt"} in items, f"{name}: the CA volume lacks ca.crt"
+
+
+def test_one_kafka_user_per_client(objects: list[Obj]) -> None:
+    users = _by_kind(objects, "KafkaUser")
+    clients = {n for n, d in DEPLOYABLES.items() if d.uses_kafka} | {KEDA_KAFKA_USER}
+    assert set(users) == clients, f"KafkaUsers {sorted(users)} != Kafka clients {sorted(clients)}"
+    for name, u in users.items():
+        assert u["apiVersion"] == "kafka.strimzi.io/v1", f"KafkaUser/{name}: {u['apiVersion']}"
+        assert u["metadata"]["labels"].get("strimzi.io/cluster") == KAFKA_CLUSTER, f"KafkaUser/{name}: cluster label"
+        auth = u["spec"].get("authentication", {})
+        assert auth.get("type") == "scram-sha-512", f"KafkaUser/{name}: authentication {auth}"
+
+
 def test_configuration_comes_from_the_repository_files(objects: list[Obj]) -> None:
     maps = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ConfigMap"}
 
@@ -320,15 +379,42 @@ def test_consumers_scale_on_lag_within_their_partitions(objects: list[Obj]) -> N
         for t in kafka:
             md = t["metadata"]
             assert md["consumerGroup"] == name, f"ScaledObject/{name}: consumerGroup {md['consumerGroup']}"
-            assert md["bootstrapServers"] == f"zalo-an-ninh-kafka-bootstrap.{namespace}.svc:9092", (
+            assert md["bootstrapServers"] == f"{KAFKA_CLUSTER}-kafka-bootstrap.{namespace}.svc:{KAFKA_PORT}", (
                 f"ScaledObject/{name}: bootstrapServers {md['bootstrapServers']} (KEDA needs the qualified name)"
             )
+            auth_ref = t.get("authenticationRef", {})
+            assert auth_ref.get("name") == KEDA_KAFKA_AUTH, f"ScaledObject/{name}: authenticationRef {auth_ref}"
+            assert auth_ref.get("kind", "TriggerAuthentication") == "TriggerAuthentication"
+            # Settings of the trigger itself would override or contradict the TriggerAuthentication's.
+            inline = sorted(set(md) & {"sasl", "tls", "username", "password", "ca"})
+            assert not inline, f"ScaledObject/{name}: Kafka auth settings in the trigger: {inline}"
             assert md.get("allowIdleConsumers", "false") == "false", f"ScaledObject/{name}: allowIdleConsumers"
         ceiling = min(PARTITIONS[t] for t in topics)
         assert so["spec"]["maxReplicaCount"] <= ceiling, (
             f"ScaledObject/{name}: maxReplicaCount {so['spec']['maxReplicaCount']} > {ceiling} partitions"
         )
         assert 1 <= so["spec"]["minReplicaCount"] <= so["spec"]["maxReplicaCount"]
+
+
+def test_keda_reads_lag_as_its_kafka_user_over_tls(objects: list[Obj]) -> None:
+    auths = _by_kind(objects, "TriggerAuthentication")
+    assert KEDA_KAFKA_AUTH in auths, f"no TriggerAuthentication/{KEDA_KAFKA_AUTH}"
+    spec = auths[KEDA_KAFKA_AUTH]["spec"]
+    secrets = {r["parameter"]: (r["name"], r["key"]) for r in spec.get("secretTargetRef", [])}
+    maps = _by_kind(objects, "ConfigMap")
+    values = {}
+    for r in spec.get("configMapTargetRef", []):
+        cm = maps.get(r["name"])
+        assert cm is not None, f"TriggerAuthentication/{KEDA_KAFKA_AUTH}: no ConfigMap {r['name']}"
+        values[r["parameter"]] = cm.get("data", {}).get(r["key"])
+    assert not set(secrets) & set(values), "TriggerAuthentication: a parameter from both a Secret and a ConfigMap"
+    assert set(secrets) | set(values) == {"sasl", "username", "password", "tls", "ca"}, (
+        f"TriggerAuthentication/{KEDA_KAFKA_AUTH}: parameters {sorted(set(secrets) | set(values))}"
+    )
+    # The password and the CA are Strimzi's Secrets; the rest is not secret (and may not be in the manifests).
+    assert secrets.get("password") == (KEDA_KAFKA_USER, "password"), f"password from {secrets.get('password')}"
+    assert secrets.get("ca") == (KAFKA_CA_SECRET, "ca.crt"), f"ca from {secrets.get('ca')}"
+    assert values == {"sasl": "scram_sha512", "username": KEDA_KAFKA_USER, "tls": "enable"}, f"settings {values}"
 
 
 # -- network ------------------------------------------------------------------------------------------
@@ -442,7 +528,7 @@ def test_services_reach_kafka_and_prometheus_reaches_them(objects: list[Obj]) ->
         assert scraped, f"{name}: Prometheus may not scrape it"
         kafka = any(
             peer.get("podSelector", {}).get("matchLabels", {}).get("strimzi.io/broker-role") == "true"
-            and [port["port"] for port in r.get("ports", [])] == [9092]
+            and [port["port"] for port in r.get("ports", [])] == [KAFKA_PORT]
             for p in mine
             for r in p["spec"].get("egress", [])
             for peer in r.get("to", [])
@@ -465,9 +551,22 @@ def test_every_pod_resolves_names(objects: list[Obj]) -> None:
 
 
 def test_kafka_listener_admits_only_clients(objects: list[Obj]) -> None:
-    kafka = _by_kind(objects, "Kafka")["zalo-an-ninh"]
+    kafka = _by_kind(objects, "Kafka")[KAFKA_CLUSTER]
     for listener in kafka["spec"]["kafka"]["listeners"]:
         assert listener.get("networkPolicyPeers"), f"Kafka/zalo-an-ninh: listener {listener['name']} open to all pods"
+
+
+def test_kafka_listeners_are_tls_with_scram(objects: list[Obj]) -> None:
+    kafka = _by_kind(objects, "Kafka")[KAFKA_CLUSTER]
+    listeners = kafka["spec"]["kafka"]["listeners"]
+    assert [ls["port"] for ls in listeners] == [KAFKA_PORT], f"Kafka/zalo-an-ninh: listener ports {listeners}"
+    for listener in listeners:
+        lname = f"Kafka/zalo-an-ninh: listener {listener['name']}"
+        assert listener["type"] == "internal", f"{lname}: type {listener['type']}"
+        assert listener.get("tls") is True, f"{lname}: not TLS"
+        assert listener.get("authentication", {}).get("type") == "scram-sha-512", f"{lname}: not SCRAM-SHA-512"
+    # Without the user operator no KafkaUser becomes a user, and no client Secret is ever written.
+    assert "userOperator" in kafka["spec"].get("entityOperator", {}), "Kafka/zalo-an-ninh: no user operator"
 
 
 # -- traffic in and metrics out -------------------------------------------------------------------
