@@ -99,6 +99,9 @@ FOLLOWERS_PER_OA = 24
 KAFKA_DOWN_S = 15.0
 FERRETDB_DOWN_S = 20.0
 ZALO_FAULT_S = 10.0
+# Longer than everything the egress tries for one command (EGRESS_SEND_MAX_ATTEMPTS with backoff, ~15 s):
+# the replies it gives up on must be sent again by their owners (intent, reports), not lost.
+ZALO_OUTAGE_S = 45.0
 ZALO_LATENCY_S = 1.5
 KILLED_FOR_S = 2.0
 
@@ -531,12 +534,12 @@ async def ferretdb_outage(ch: Chaos) -> None:
     await asyncio.to_thread(ferretdb.start, ch.cfg)
 
 
-def zalo_fault(fault: dict[str, Any]) -> Inject:
-    """A fault on the whole Zalo surface (OpenAPI and OAuth) for ZALO_FAULT_S seconds."""
+def zalo_fault(fault: dict[str, Any], seconds: float = ZALO_FAULT_S) -> Inject:
+    """A fault on the whole Zalo surface (OpenAPI and OAuth) for `seconds`."""
 
     async def inject(ch: Chaos) -> None:
-        await ch.system.sim("POST", "/_sim/faults", fault | {"duration_seconds": ZALO_FAULT_S})
-        await asyncio.sleep(ZALO_FAULT_S)
+        await ch.system.sim("POST", "/_sim/faults", fault | {"duration_seconds": seconds})
+        await asyncio.sleep(seconds)
         await ch.system.sim("DELETE", "/_sim/faults")
 
     return inject
@@ -558,6 +561,10 @@ SCENARIOS: dict[str, tuple[str, Inject]] = {
     },
     "ferretdb": (f"stop FerretDB for {FERRETDB_DOWN_S:g} s", ferretdb_outage),
     "zalo-5xx": (f"Zalo answers HTTP 503 for {ZALO_FAULT_S:g} s", zalo_fault({"kind": "http_error", "status": 503})),
+    "zalo-outage": (
+        f"Zalo answers HTTP 503 for {ZALO_OUTAGE_S:g} s, longer than the egress tries one command",
+        zalo_fault({"kind": "http_error", "status": 503}, ZALO_OUTAGE_S),
+    ),
     "zalo-rate-limit": (
         f"Zalo answers -32 (rate limit) for {ZALO_FAULT_S:g} s",
         zalo_fault({"kind": "zalo_error", "code": -32}),

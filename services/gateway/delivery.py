@@ -78,6 +78,7 @@ class CallBudget:
     refreshes: int = 0
     per_code: Counter[str] = field(default_factory=Counter)
     last: zalo_api.Verdict | None = None
+    maybe_applied: bool = False  # an at-most-once call failed in a way that may have taken effect
 
 
 EXPIRED = zalo_api.Verdict(ok=False, reason="expired")
@@ -165,7 +166,10 @@ class ZaloCaller:
             budget.failures += 1
             code = str(verdict.zalo_error or verdict.http_status or "transport")
             budget.per_code[code] += 1
-            if not verdict.retry or (at_most_once and not verdict.not_applied):
+            if at_most_once and not verdict.not_applied:
+                budget.maybe_applied = True  # e.g. a 5xx after Zalo broadcast: never to be tried again
+                raise CallFailed(verdict)
+            if not verdict.retry:
                 raise CallFailed(verdict)
             if budget.failures >= self._max_attempts or (
                 verdict.max_tries is not None and budget.per_code[code] >= verdict.max_tries
@@ -382,7 +386,8 @@ class Delivery:
                 budget.calls,
                 detail=v.zalo_message or failed.detail,
                 zalo_error=v.zalo_error,
-                retryable=v.retryable,
+                # Retryable only if trying again cannot repeat what may have happened (a broadcast).
+                retryable=v.retryable and not budget.maybe_applied,
             )
         return self._outcome(
             cmd,

@@ -588,9 +588,12 @@ def dm_command_id(campaign_id: str, oa_id: str, user_id: str, attempt: int) -> s
     return derived_id("news-dm", campaign_id, oa_id, user_id, attempt)
 
 
-def article_command_id(campaign_id: str, oa_id: str) -> str:
-    """One broadcast per OA per campaign, whatever happens: never a second id."""
-    return derived_id("news-article", campaign_id, oa_id)
+def article_command_id(campaign_id: str, oa_id: str, attempt: int = 1) -> str:
+    """One broadcast command per OA per campaign and attempt. A further attempt exists only when the egress
+    reported that the broadcast certainly did not happen (a retryable outcome)."""
+    if attempt == 1:
+        return derived_id("news-article", campaign_id, oa_id)
+    return derived_id("news-article", campaign_id, oa_id, attempt)
 
 
 def tag_command_id(event_id: str, op: TagOp, oa_id: str, user_id: str) -> str:

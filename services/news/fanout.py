@@ -7,7 +7,8 @@ its lease; when it cannot, or the campaign is paused or cancelled, it stops at t
 
 A run, each step resumable after a crash at any point:
 1. article broadcasts: per targeted OA, write the delivery record, produce ONE `broadcast_article`
-   command whose id derives from (campaign, OA), then add the OA to `articles.produced`;
+   command whose id derives from (campaign, OA), then add the OA to `articles.produced` (a further
+   attempt, in step 4, only after an outcome saying the broadcast certainly did not happen);
 2. plan: stream the targeted followers with a cursor and write one delivery record per reachable
    follower (unique `_id` per campaign and recipient; a re-run after a crash rewrites nothing);
 3. send: stream the records in key order after `dm.cursor`, one rate-limited slice at a time:
@@ -383,7 +384,6 @@ class CampaignRunner:
         if not articles.get("oa_ids"):
             await self.store.update_fanout(self.campaign_id, {"$set": {"articles.oa_ids": [o.oa_id for o in oas]}})
         produced = set(articles.get("produced") or [])
-        target = domain.broadcast_target(self.settings.article_city_codes)
         for oa in oas:
             if oa.oa_id in produced:
                 continue
@@ -402,21 +402,10 @@ class CampaignRunner:
                 "created_at": now,
             }
             await self.store.insert_deliveries([record])  # the record exists before the command
-            cmd = OutboundCommand(
-                event_id=derived_id("news-cmd", command_id),
-                occurred_at=now,
-                producer=PRODUCER,
-                correlation_id=self.campaign_id,
-                command_id=command_id,
-                oa_id=oa.oa_id,
-                action="broadcast_article",
-                lane="campaign",
-                article=domain.article_for(self.spec, oa),
-                target=target,
-                context={"service": PRODUCER, "campaign_id": self.campaign_id, "delivery_id": delivery_id},
-            )
             await self.limiter.acquire(1)
-            await self.producer.publish(ZALO_OUTBOUND_BULK, citizen_key(oa.oa_id, None), cmd)
+            await self.producer.publish(
+                ZALO_OUTBOUND_BULK, citizen_key(oa.oa_id, None), self._article_command(record, now)
+            )
             self.deps.metrics.commands.labels("article").inc()
             await self.store.update_fanout(self.campaign_id, {"$addToSet": {"articles.produced": oa.oa_id}})
         await self.store.update_fanout(self.campaign_id, {"$set": {"articles.done": True}})
@@ -550,6 +539,23 @@ class CampaignRunner:
         self.deps.metrics.slice_seconds.observe(time.monotonic() - started)
         return last_id
 
+    def _article_command(self, r: dict[str, Any], now: datetime) -> OutboundCommand:
+        oa = self.deps.registry.by_id(r["oa_id"])
+        assert oa is not None, "an OA of the campaign left the registry"
+        return OutboundCommand(
+            event_id=derived_id("news-cmd", r["command_id"]),
+            occurred_at=now,
+            producer=PRODUCER,
+            correlation_id=self.campaign_id,
+            command_id=r["command_id"],
+            oa_id=r["oa_id"],
+            action="broadcast_article",
+            lane="campaign",
+            article=domain.article_for(self.spec, oa),
+            target=domain.broadcast_target(self.settings.article_city_codes),
+            context={"service": PRODUCER, "campaign_id": self.campaign_id, "delivery_id": r["_id"]},
+        )
+
     def _dm_command(self, r: dict[str, Any], message: Message, now: datetime) -> OutboundCommand:
         return OutboundCommand(
             event_id=derived_id("news-cmd", r["command_id"]),
@@ -611,13 +617,18 @@ class CampaignRunner:
             await self._produce_retry(r, now, message)
         for r in await self.store.due_retries(self.campaign_id, now, 500):
             await self._check()
+            attempt = int(r["attempt"]) + 1
+            if r.get("kind") == "article":  # reaches followers, not one citizen: no window, no opt-out
+                command_id = domain.article_command_id(self.campaign_id, r["oa_id"], attempt)
+                if await self.store.requeue(r["_id"], attempt, command_id, now):
+                    await self._produce_retry({**r, "attempt": attempt, "command_id": command_id}, now, message)
+                continue
             suppressed = await self.store.suppressed([r["recipient"]])
             reason = domain.send_decision(r["closes_at"], now, suppressed.get(r["recipient"]))
             if reason:
                 await self.store.mark_skipped(r["_id"], reason, "send", now, from_status="retry")
                 self.deps.metrics.skipped.labels(reason).inc()
                 continue
-            attempt = int(r["attempt"]) + 1
             command_id = domain.dm_command_id(self.campaign_id, r["oa_id"], r["user_id"], attempt)
             if await self.store.requeue(r["_id"], attempt, command_id, now):
                 await self._produce_retry({**r, "attempt": attempt, "command_id": command_id}, now, message)
@@ -627,7 +638,12 @@ class CampaignRunner:
 
     async def _produce_retry(self, r: dict[str, Any], now: datetime, message: Message) -> None:
         await self.limiter.acquire(1)
-        await self.producer.publish(ZALO_OUTBOUND_BULK, r["recipient"], self._dm_command(r, message, now))
+        if r.get("kind") == "article":
+            await self.producer.publish(
+                ZALO_OUTBOUND_BULK, citizen_key(r["oa_id"], None), self._article_command(r, now)
+            )
+        else:
+            await self.producer.publish(ZALO_OUTBOUND_BULK, r["recipient"], self._dm_command(r, message, now))
         self.deps.metrics.commands.labels("retry").inc()
         await self.store.requeue_produced(r["_id"], r["command_id"])
 

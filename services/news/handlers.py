@@ -284,9 +284,10 @@ async def on_delivery(outcome: DeliveryOutcome, deps: Deps) -> list[Outgoing]:
         return []
     now = deps.clock()
     attempt = int(delivery.get("attempt", 1))
-    # A broadcast is never repeated by us: the egress retries inside its own budget and knows whether
-    # Zalo already broadcast; a second command could broadcast twice.
-    max_attempts = deps.settings.dm_max_attempts if delivery.get("kind") == "dm" else 1
+    # A broadcast is tried again only when the egress says it certainly did not happen (`retryable`: it failed
+    # before the broadcast call, e.g. Zalo down while creating the article); one that may have gone out
+    # (a 5xx or timeout on the broadcast call itself) is never retryable, so never repeated.
+    max_attempts = deps.settings.dm_max_attempts
     status = domain.classify_outcome(outcome.status, outcome.retryable, attempt, max_attempts)
     fields: dict[str, object] = {
         "status": status,

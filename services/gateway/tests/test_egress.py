@@ -271,6 +271,28 @@ async def test_an_interrupted_broadcast_is_not_repeated(infra, topic_prefix, sim
     assert await sim.journal("broadcasts") == []
 
 
+@pytest.mark.parametrize(
+    ("failing_path", "retryable", "broadcasts"),
+    [
+        ("/v2.0/article/create", True, 0),  # Zalo down before the broadcast call: certainly not sent
+        ("/v2.0/oa/message", False, 0),  # a 5xx on the broadcast call itself: it may have gone out
+    ],
+)
+async def test_a_failed_broadcast_is_retryable_only_if_it_certainly_did_not_happen(
+    infra, topic_prefix, sim, producer, make_egress, failing_path, retryable, broadcasts
+):
+    await sim.control("POST", "/_sim/followers/seed", {"oa_key": "tanphu", "count": 5})
+    settings = egress_settings(infra, topic_prefix, sim, await refresh_token(sim), send_max_attempts=2)
+    await sim.fault(kind="http_error", status=503, path=failing_path, count=50)  # Zalo down for this call
+    cmd = command(None, action="broadcast_article", article=ARTICLE, lane="notice")
+    async with reading(infra.kafka_bootstrap, topic_prefix + ZALO_DELIVERY) as deliveries:
+        await make_egress(settings)
+        await publish(producer, cmd)
+        (outcome,) = await deliveries.wait_for(1)
+    assert (outcome["status"], outcome["reason"], outcome["retryable"]) == ("failed", "transient", retryable)
+    assert len(await sim.journal("broadcasts")) == broadcasts
+
+
 async def test_tag_and_untag_a_follower(infra, topic_prefix, sim, producer, make_egress):
     user = random_user_id()
     await sim.control("POST", f"/_sim/users/tanphu/{user}/follow", {})

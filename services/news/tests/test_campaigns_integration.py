@@ -150,20 +150,27 @@ async def test_everyone_gets_one_broadcast_per_oa_and_outcomes_finish_the_campai
         assert set(per_oa) == {o.oa_id for o in REGISTRY.oas} and set(per_oa.values()) == {1}
         assert len({c.command_id for c in cmds.broadcasts(campaign_id)}) == 18
 
-        # The egress answers: broadcasts sent except one; one message fails retryably then succeeds.
-        for b in cmds.broadcasts(campaign_id)[:-1]:
+        # The egress answers: broadcasts sent except two: one refused (-224), one that certainly did not go out
+        # (Zalo down before the broadcast call: retryable); one message fails retryably then succeeds.
+        *ok, down, last = cmds.broadcasts(campaign_id)
+        for b in ok:
             await h.send_outcome(outcome_for(b, article_id="a1"))
-        last = cmds.broadcasts(campaign_id)[-1]
         await h.send_outcome(outcome_for(last, "failed", reason="other", zalo_error=-224))
+        await h.send_outcome(outcome_for(down, "failed", reason="transient", retryable=True))
         first, *rest = cmds.dms(campaign_id)
         for dm in rest:
             await h.send_outcome(outcome_for(dm))
         await h.send_outcome(outcome_for(first, "failed", reason="rate_limited", zalo_error=-32, retryable=True))
 
-        cmds = await h.wait_commands(lambda c: len(c.dms(campaign_id)) == 4, "the retry")
+        cmds = await h.wait_commands(
+            lambda c: len(c.dms(campaign_id)) == 4 and len(c.broadcasts(campaign_id)) == 19, "the retries"
+        )
         retry = cmds.dms(campaign_id)[-1]
         assert retry.user_id == first.user_id and retry.command_id != first.command_id
         await h.send_outcome(outcome_for(retry))
+        again = cmds.broadcasts(campaign_id)[-1]
+        assert again.oa_id == down.oa_id and again.command_id != down.command_id and again.article == down.article
+        await h.send_outcome(outcome_for(again, article_id="a2"))
 
         await h.wait_state(campaign_id, "finished")
         status, prog = await h.call("GET", f"/api/v1/campaigns/{campaign_id}/progress", EDITOR)
@@ -172,7 +179,7 @@ async def test_everyone_gets_one_broadcast_per_oa_and_outcomes_finish_the_campai
         assert prog["article_broadcast"]["sent"] == 17
         assert prog["article_broadcast"]["failed_by_code"] == {"-224": 1}
         no_second = await h.commands()
-        assert len(no_second.broadcasts(campaign_id)) == 18, "a failed broadcast is never repeated"
+        assert len(no_second.broadcasts(campaign_id)) == 19, "a refused broadcast is never repeated"
 
         events = await _lifecycle(h, lambda es: any(e.change == "finished" for e in es))
         assert [e.change for e in events if e.change != "progress"] == ["created", "approved", "started", "finished"]
