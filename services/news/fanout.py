@@ -542,21 +542,27 @@ class CampaignRunner:
     def _article_command(self, r: dict[str, Any], now: datetime) -> OutboundCommand:
         oa = self.deps.registry.by_id(r["oa_id"])
         assert oa is not None, "an OA of the campaign left the registry"
-        return OutboundCommand(
-            event_id=derived_id("news-cmd", r["command_id"]),
-            occurred_at=now,
-            producer=PRODUCER,
-            correlation_id=self.campaign_id,
-            command_id=r["command_id"],
-            oa_id=r["oa_id"],
+        return self._command(
+            r,
+            now,
             action="broadcast_article",
-            lane="campaign",
             article=domain.article_for(self.spec, oa),
             target=domain.broadcast_target(self.settings.article_city_codes),
-            context={"service": PRODUCER, "campaign_id": self.campaign_id, "delivery_id": r["_id"]},
         )
 
     def _dm_command(self, r: dict[str, Any], message: Message, now: datetime) -> OutboundCommand:
+        return self._command(
+            r,
+            now,
+            user_id=r["user_id"],
+            action="send",
+            message_type="cs",
+            message=message,
+            not_after=r["closes_at"].isoformat(),
+        )
+
+    def _command(self, r: dict[str, Any], now: datetime, **fields: Any) -> OutboundCommand:
+        """The command of delivery record `r` (its id and attempt's command id), on the campaign lane."""
         return OutboundCommand(
             event_id=derived_id("news-cmd", r["command_id"]),
             occurred_at=now,
@@ -564,13 +570,9 @@ class CampaignRunner:
             correlation_id=self.campaign_id,
             command_id=r["command_id"],
             oa_id=r["oa_id"],
-            user_id=r["user_id"],
-            action="send",
-            message_type="cs",
             lane="campaign",
-            message=message,
-            not_after=r["closes_at"].isoformat(),
             context={"service": PRODUCER, "campaign_id": self.campaign_id, "delivery_id": r["_id"]},
+            **fields,
         )
 
     def _rate(self, sent: int) -> float:
