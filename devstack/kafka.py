@@ -2,6 +2,9 @@
 
 The jars come from Maven Central through Maven (kafka/pom.xml); storage is formatted once; the
 heap is capped because the broker shares two cores with everything else.
+
+`private_broker()` starts a second broker of its own (free ports, a run folder under .run/private, the
+same jars) that enforces ACLs, for tests that must not change the shared one.
 """
 
 from __future__ import annotations
@@ -12,8 +15,11 @@ import contextlib
 import hashlib
 import logging
 import shutil
+import subprocess
 import time
 import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
 
 from devstack import procs
 from devstack.paths import DEVSTACK_DIR, LOCAL_KAFKA_PASSWORD, LOCAL_KAFKA_USER, StackConfig
@@ -21,10 +27,14 @@ from devstack.paths import DEVSTACK_DIR, LOCAL_KAFKA_PASSWORD, LOCAL_KAFKA_USER,
 NAME = "kafka"
 POM = DEVSTACK_DIR / "kafka" / "pom.xml"
 LOG4J = DEVSTACK_DIR / "kafka" / "log4j2.yaml"
+CREATE_ACLS = DEVSTACK_DIR / "kafka" / "CreateAcls.java"
 HEALTH_TOPIC = "_devstack.health"
+# (principal, resource type, pattern type, resource name, operation), names as Kafka's Java enums:
+# ("User:intent", "TOPIC", "LITERAL", "zalo.events.v1", "READ").
+AclBinding = tuple[str, str, str, str, str]
 
 
-def _home(cfg: StackConfig):
+def _home(cfg: StackConfig) -> Path:
     return cfg.run_dir / "kafka"
 
 
@@ -55,12 +65,14 @@ def install(cfg: StackConfig) -> None:
     marker.write_text(digest)
 
 
-def _write_config(cfg: StackConfig) -> None:
+def _write_config(cfg: StackConfig, acl_users: Mapping[str, str] | None = None) -> None:
     home = _home(cfg)
     (home / "data").mkdir(parents=True, exist_ok=True)
+    plain_users = {LOCAL_KAFKA_USER: LOCAL_KAFKA_PASSWORD, **(acl_users or {})}
     plain_login = (
         "org.apache.kafka.common.security.plain.PlainLoginModule required"
-        f' user_{LOCAL_KAFKA_USER}="{LOCAL_KAFKA_PASSWORD}";'
+        + "".join(f' user_{name}="{password}"' for name, password in plain_users.items())
+        + ";"
     )
     scram_login = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
     props = f"""# Written by devstack; edit devstack/kafka.py instead.
@@ -93,6 +105,13 @@ log.retention.check.interval.ms=300000
 num.network.threads=2
 num.io.threads=4
 background.threads=4
+"""
+    if acl_users is not None:
+        props += """# ACLs enforced (a private broker: private_broker()). The PLAINTEXT and CONTROLLER listeners
+# authenticate nobody, so their principal, ANONYMOUS, is the broker itself and the test's admin: a super
+# user. The SASL_PLAINTEXT listener's users may do what their ACLs allow, nothing else.
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS
 """
     (home / "server.properties").write_text(props)
 
@@ -143,11 +162,14 @@ def format_storage(cfg: StackConfig) -> None:
     )
 
 
-def start(cfg: StackConfig, timeout_s: float = 120.0) -> None:
-    """Install, format and start the broker unless it runs; return once a round trip works."""
+def start(cfg: StackConfig, timeout_s: float = 120.0, *, acl_users: Mapping[str, str] | None = None) -> None:
+    """Install, format and start the broker unless it runs; return once a round trip works.
+
+    `acl_users` (name -> password), for a private broker only: enforce ACLs, and let these users in on the
+    SASL listener with PLAIN."""
     if procs.running_pid(cfg, NAME) is None:
         install(cfg)
-        _write_config(cfg)
+        _write_config(cfg, acl_users)
         format_storage(cfg)
         procs.start(cfg, NAME, _java(cfg, "kafka.Kafka", str(_home(cfg) / "server.properties")))
     wait_ready(cfg, timeout_s)
@@ -209,3 +231,59 @@ async def round_trip(bootstrap: str, timeout_s: float = 15.0) -> None:
 
 def stop(cfg: StackConfig) -> bool:
     return procs.stop(cfg, NAME, timeout_s=30.0)
+
+
+# -- a private broker with an authorizer -------------------------------------------------------------
+
+
+def private_config(tag: str) -> StackConfig:
+    """A run folder (.run/private/<tag>) and free ports of its own; the installed jars are shared (linked)."""
+    shared = StackConfig.from_env()
+    install(shared)
+    cfg = StackConfig(
+        run_dir=shared.run_dir / "private" / tag,
+        kafka_port=procs.free_port(),
+        kafka_controller_port=procs.free_port(),
+        ferretdb_port=0,  # no FerretDB
+        kafka_heap="384m",
+        kafka_sasl_port=procs.free_port(),
+    )
+    _home(cfg).mkdir(parents=True)
+    (_home(cfg) / "lib").symlink_to(_home(shared) / "lib")
+    return cfg
+
+
+@contextlib.contextmanager
+def private_broker(tag: str, acl_users: Mapping[str, str], timeout_s: float = 60.0) -> Iterator[StackConfig]:
+    """A broker of its own that enforces ACLs, with `acl_users` (name -> password) as PLAIN users of its SASL
+    listener (`cfg.kafka_sasl_bootstrap`) and its PLAINTEXT listener (`cfg.kafka_bootstrap`) a super user.
+    Stopped and deleted on leaving, also on failure; its log is kept only while it runs."""
+    cfg = private_config(tag)
+    try:
+        start(cfg, timeout_s, acl_users=acl_users)
+        yield cfg
+    finally:
+        stop(cfg)
+        shutil.rmtree(cfg.run_dir, ignore_errors=True)
+
+
+def create_acls(cfg: StackConfig, bindings: Iterable[AclBinding], timeout_s: float = 60.0) -> None:
+    """Allow these bindings (from any host) through the PLAINTEXT listener, in one JVM (the Java source
+    CreateAcls.java, run as it is); returns once the broker enforces them. For a broker with no ACLs yet."""
+    lines = "".join("\t".join(b) + "\n" for b in dict.fromkeys(bindings))
+    argv = [
+        "java",
+        "-Xmx128m",
+        "-XX:TieredStopAtLevel=1",
+        "-XX:+UseSerialGC",
+        f"-Dlog4j2.configurationFile={LOG4J}",
+        "-cp",
+        str(_home(cfg) / "lib" / "*"),
+        str(CREATE_ACLS),
+        cfg.kafka_bootstrap,
+    ]
+    done = subprocess.run(argv, input=lines, capture_output=True, text=True, timeout=timeout_s, check=False)
+    if done.returncode != 0:
+        raise procs.StartError(
+            f"creating ACLs failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+        )

@@ -128,3 +128,12 @@ def wait_port(port: int, timeout_s: float) -> bool:
                 return True
         time.sleep(0.2)
     return False
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

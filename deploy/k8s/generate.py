@@ -6,6 +6,7 @@
 | derived file(s) under deploy/k8s/base                   | source                                       |
 |---------------------------------------------------------|----------------------------------------------|
 | kafka/kafka-kafkatopic.yaml                             | contracts/topics.toml (`load_topics()`)      |
+| kafka/kafka-kafkausers.yaml (users and their ACLs)      | contracts/topics.toml + KAFKA_* tables below |
 | config/files/*.json, config/kustomization.yaml          | config/*.json                                |
 | intent/knowledge/*.yaml, intent/knowledge/kustomization | services/intent/knowledge/*.yaml             |
 | observability/observability-prometheusrule.yaml         | deploy/observability/alerts.yaml             |
@@ -25,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from contracts.topics import TOPICS_FILE, load_topics
+from contracts.topics import REPORTS_LIFECYCLE, TOPICS_FILE, load_topics
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BASE = REPO_ROOT / "deploy" / "k8s" / "base"
@@ -85,6 +86,110 @@ def kafka_topics() -> str:
             }
         )
     return _header(str(TOPICS_FILE.relative_to(REPO_ROOT))) + _dump_all(docs)
+
+
+# -- Kafka users and their ACLs ------------------------------------------------------------------------
+#
+# Derived from topics.toml: a producer of topic T may Write + Describe T; a consumer of T may Read + Describe
+# T and Read its consumer group, named after the service (servicekit/consumer.py), and, being a producer of
+# T.dlq in load_topics(), Write + Describe T.dlq; KEDA may Describe every topic it scales on
+# (scale_on_lag) and the group consuming it. Nothing else: literal names, no wildcard, no cluster ACL
+# (an idempotent producer needs none since Kafka 2.8: Write on a topic allows it).
+
+KEDA_USER = "keda"
+# The Kafka user of each name in topics.toml that is not one itself (None: no Kafka user at all).
+KAFKA_USER_OF: dict[str, str | None] = {
+    # `python -m services.gateway.sync` runs inside an egress pod with the egress's settings and Secret.
+    "gateway-sync": "gateway-egress",
+    # Dead letters are read by people, with an administrator's tools (docs/runbooks.md), not by a service.
+    "ops": None,
+}
+# What else a service's code does on Kafka that topics.toml cannot say: (user, resource type, name, operations).
+KAFKA_EXTRA_ACLS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    # The egress's campaign lane is a side consumer loop with a group of its own (side_routes "bulk" in
+    # services/gateway/egress.py, servicekit/service.py: "<group>-<name>").
+    ("gateway-egress", "group", "gateway-egress-bulk", ("Read",)),
+    # The case feed follows reports.lifecycle.v1 in every replica, without a consumer group
+    # (services/reports/caseindex.py).
+    ("reports", "topic", REPORTS_LIFECYCLE, ("Read", "Describe")),
+    # The backlog probe reads the committed offsets of the egress's bulk group (services/news/backlog.py);
+    # the end offsets of zalo.outbound.bulk.v1 need Describe, which news has as its producer.
+    ("news", "group", "gateway-egress-bulk", ("Describe",)),
+)
+_OPERATIONS = ("Read", "Write", "Describe")  # the only ones granted, in this order
+
+
+def kafka_acls() -> dict[str, list[dict[str, Any]]]:
+    """Each Kafka user's ACLs (Strimzi's KafkaUser `spec.authorization.acls`): services by name, then keda."""
+    grants: dict[str, dict[tuple[str, str], set[str]]] = {}
+
+    def grant(user: str | None, kind: str, name: str, *operations: str) -> None:
+        if not set(operations) <= set(_OPERATIONS):
+            raise ValueError(f"{user}: {kind} {name}: only {_OPERATIONS} are granted, not {operations}")
+        if user is not None:
+            grants.setdefault(user, {}).setdefault((kind, name), set()).update(operations)
+
+    for spec in load_topics():  # dead-letter topics included: their producers are the consumers of the original
+        for producer in spec.producers:
+            grant(KAFKA_USER_OF.get(producer, producer), "topic", spec.name, "Write", "Describe")
+        for consumer in spec.consumers:
+            user = KAFKA_USER_OF.get(consumer, consumer)
+            if user is None:
+                continue
+            grant(user, "topic", spec.name, "Read", "Describe")
+            grant(user, "group", consumer, "Read")
+            if spec.scale_on_lag:  # the ScaledObjects' kafka triggers (deploy/k8s/tests/test_policies.py)
+                grant(KEDA_USER, "topic", spec.name, "Describe")
+                grant(KEDA_USER, "group", consumer, "Describe")
+    for user, kind, name, operations in KAFKA_EXTRA_ACLS:
+        grant(user, kind, name, *operations)
+
+    order = {spec.name: i for i, spec in enumerate(load_topics())}
+
+    def position(resource: tuple[str, str]) -> tuple[int, int, str]:
+        kind, name = resource
+        return (0, order[name], "") if kind == "topic" else (1, 0, name)
+
+    users = [*sorted(u for u in grants if u != KEDA_USER), KEDA_USER]
+    return {
+        user: [
+            {
+                "resource": {"type": kind, "name": name, "patternType": "literal"},
+                "operations": [op for op in _OPERATIONS if op in grants[user][(kind, name)]],
+                "host": "*",
+            }
+            for kind, name in sorted(grants[user], key=position)
+        ]
+        for user in users
+    }
+
+
+def kafka_users() -> str:
+    """One Strimzi KafkaUser per Kafka client: SCRAM-SHA-512 and the ACLs of `kafka_acls()`."""
+    docs = []
+    for user, acls in kafka_acls().items():
+        labels = {"strimzi.io/cluster": KAFKA_CLUSTER}
+        if user != KEDA_USER:
+            labels["app.kubernetes.io/name"] = user
+        docs.append(
+            {
+                "apiVersion": "kafka.strimzi.io/v1",
+                "kind": "KafkaUser",
+                "metadata": {"name": user, "labels": labels},
+                "spec": {
+                    "authentication": {"type": "scram-sha-512"},
+                    "authorization": {"type": "simple", "acls": acls},
+                },
+            }
+        )
+    about = (
+        "# One KafkaUser per Kafka client (the services and KEDA). Strimzi's user operator creates each SCRAM-SHA-512\n"
+        "# user, writes its password to the Secret of the same name (key `password`) and applies its ACLs, derived\n"
+        "# from each topic's producers and consumers and from the tables KAFKA_USER_OF and KAFKA_EXTRA_ACLS in\n"
+        '# deploy/k8s/generate.py (docs/operations.md, "Kafka authentication").\n'
+    )
+    text = yaml.dump_all(docs, Dumper=_Dumper, sort_keys=False, width=120, default_flow_style=None)
+    return _header(str(TOPICS_FILE.relative_to(REPO_ROOT))) + about + text
 
 
 def _generator_kustomization(name: str, files: list[str], labels: dict[str, str] | None = None) -> str:
@@ -157,6 +262,7 @@ def dashboard_files() -> dict[Path, str]:
 def derived_files() -> dict[Path, str]:
     """Every derived file and the content it must have."""
     files = {BASE / "kafka" / "kafka-kafkatopic.yaml": kafka_topics()}
+    files[BASE / "kafka" / "kafka-kafkausers.yaml"] = kafka_users()
     files |= config_files()
     files |= knowledge_files()
     files[BASE / "observability" / "observability-prometheusrule.yaml"] = prometheus_rule()
