@@ -101,9 +101,11 @@ KEDA_USER = "keda"
 KAFKA_USER_OF: dict[str, str | None] = {
     # `python -m services.gateway.sync` runs inside an egress pod with the egress's settings and Secret.
     "gateway-sync": "gateway-egress",
-    # Dead letters are read by people, with an administrator's tools (docs/runbooks.md), not by a service.
-    "ops": None,
+    # Dead letters are read by people on call, with Kafka's tools in a broker pod (docs/runbooks.md), as the
+    # KafkaUser ops: topics.toml names "ops" as the consumer of every dead-letter topic.
+    "ops": "ops",
 }
+OPS_USER = "ops"
 # What else a service's code does on Kafka that topics.toml cannot say: (user, resource type, name, operations).
 KAFKA_EXTRA_ACLS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     # The egress's campaign lane is a side consumer loop with a group of its own (side_routes "bulk" in
@@ -115,6 +117,8 @@ KAFKA_EXTRA_ACLS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     # The backlog probe reads the committed offsets of the egress's bulk group (services/news/backlog.py);
     # the end offsets of zalo.outbound.bulk.v1 need Describe, which news has as its producer.
     ("news", "group", "gateway-egress-bulk", ("Describe",)),
+    # On call reads the lag of every group, the egress's side group too.
+    ("ops", "group", "gateway-egress-bulk", ("Describe",)),
 )
 _OPERATIONS = ("Read", "Write", "Describe")  # the only ones granted, in this order
 
@@ -138,6 +142,13 @@ def kafka_acls() -> dict[str, list[dict[str, Any]]]:
                 continue
             grant(user, "topic", spec.name, "Read", "Describe")
             grant(user, "group", consumer, "Read")
+            if spec.dead_letter_of is not None:
+                if spec.producers:  # someone dead-letters there: on call replays to the original topic once
+                    # the cause is fixed (consumers deduplicate by event_id, so a replay is safe).
+                    grant(OPS_USER, "topic", spec.dead_letter_of, "Write", "Describe")
+                continue
+            # On call reads every group's lag (kafka-consumer-groups.sh --describe, docs/runbooks.md).
+            grant(OPS_USER, "group", consumer, "Describe")
             if spec.scale_on_lag:  # the ScaledObjects' kafka triggers (deploy/k8s/tests/test_policies.py)
                 grant(KEDA_USER, "topic", spec.name, "Describe")
                 grant(KEDA_USER, "group", consumer, "Describe")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from contracts.topics import dead_letter_topic, load_topics
-from deploy.k8s.generate import KAFKA_EXTRA_ACLS, KAFKA_USER_OF, KEDA_USER
+from deploy.k8s.generate import KAFKA_EXTRA_ACLS, KAFKA_USER_OF, KEDA_USER, OPS_USER
 from deploy.k8s.validate import Obj
 
 KAFKA_CLUSTER = "zalo-an-ninh"
@@ -61,6 +61,8 @@ def test_every_producer_and_consumer_of_the_catalogue_is_granted(objects: list[O
             assert user, f"{consumer} consumes {spec.name} but has no Kafka user"
             ops = grants.get((user, "topic", spec.name), set())
             assert {"Read", "Describe"} <= ops, f"KafkaUser/{user} consumes {spec.name}: has {ops}"
+            if spec.dead_letter_of is not None:
+                continue  # people on call read dead letters; they dead-letter nothing
             dlq = dead_letter_topic(spec.name)
             ops = grants.get((user, "topic", dlq), set())
             assert {"Write", "Describe"} <= ops, f"KafkaUser/{user} dead-letters {spec.name} to {dlq}: has {ops}"
@@ -74,6 +76,8 @@ def test_no_service_writes_a_topic_it_neither_produces_nor_dead_letters(objects:
     may_write: dict[str, set[str]] = defaultdict(set)
     for spec in load_topics():
         if spec.dead_letter_of is not None:
+            if spec.producers:  # on call replays what was dead-lettered to the original topic
+                may_write[OPS_USER].add(spec.dead_letter_of)
             continue
         for producer in spec.producers:
             may_write[_user(producer) or ""].add(spec.name)
@@ -96,6 +100,11 @@ def test_every_grant_has_a_reason(objects: list[Obj]) -> None:
                 continue
             reasons[(user, "topic", spec.name)] |= {"Read", "Describe"}
             reasons[(user, "group", consumer)] |= {"Read"}
+            if spec.dead_letter_of is not None:
+                if spec.producers:
+                    reasons[(OPS_USER, "topic", spec.dead_letter_of)] |= {"Write", "Describe"}
+                continue
+            reasons[(OPS_USER, "group", consumer)] |= {"Describe"}  # lag, for people on call
             if spec.scale_on_lag:
                 reasons[(KEDA_USER, "topic", spec.name)] |= {"Describe"}
                 reasons[(KEDA_USER, "group", consumer)] |= {"Describe"}
@@ -117,3 +126,15 @@ def test_keda_only_describes_what_the_scaled_objects_read(objects: list[Obj]) ->
         f"KafkaUser/{KEDA_USER}: describes {sorted(set(grants) - wanted)} beyond the ScaledObjects' triggers, "
         f"misses {sorted(wanted - set(grants))}"
     )
+
+
+def test_people_on_call_read_dead_letters_replay_them_and_read_lag_only(objects: list[Obj]) -> None:
+    """The runbooks' identity: reads every dead-letter topic (group ops), writes only the topics whose dead
+    letters it replays, describes the consumer groups; no other topic read and no group joined but its own."""
+    mine = {(kind, name): ops for (user, kind, name), ops in _grants(objects).items() if user == OPS_USER}
+    dlqs = {t.name for t in load_topics() if t.dead_letter_of is not None}
+    replayed = {t.dead_letter_of for t in load_topics() if t.dead_letter_of is not None and t.producers}
+    assert {name for (kind, name), ops in mine.items() if kind == "topic" and "Read" in ops} == dlqs
+    assert {name for (kind, name), ops in mine.items() if kind == "topic" and "Write" in ops} == replayed
+    assert {name for (kind, name), ops in mine.items() if kind == "group" and "Read" in ops} == {OPS_USER}
+    assert ("group", "intent") in mine and mine[("group", "intent")] == {"Describe"}

@@ -26,7 +26,7 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from contracts.topics import REPORTS_LIFECYCLE, ZALO_EVENTS, ZALO_OUTBOUND_BULK, dead_letter_topic, load_topics
-from deploy.k8s.generate import BASE, KAFKA_USER_OF, KEDA_USER
+from deploy.k8s.generate import BASE, KAFKA_USER_OF, KEDA_USER, OPS_USER
 from devstack import kafka
 from devstack.paths import StackConfig
 from devstack.topics import ensure_topics
@@ -119,7 +119,8 @@ class Broker:
 @pytest.fixture(scope="module")
 async def broker() -> AsyncIterator[Broker]:
     users = _kafka_users()
-    assert set(SERVICES) | {KEDA_USER} == set(users), f"KafkaUsers {sorted(users)} != catalogue {SERVICES} + keda"
+    expected = set(SERVICES) | {KEDA_USER, OPS_USER}
+    assert expected == set(users), f"KafkaUsers {sorted(users)} != catalogue {SERVICES} + keda + ops"
     passwords = {u: secrets.token_hex(12) for u in users}
     stack = contextlib.ExitStack()
     try:
@@ -331,3 +332,27 @@ async def test_keda_reads_group_lag_and_nothing_else(broker):
             await committer.commit(dict.fromkeys(tps, 0))
     finally:
         await committer.stop()
+
+
+async def test_people_on_call_read_dead_letters_replay_them_and_read_lag(broker):
+    """docs/runbooks.md as the KafkaUser ops: read a dead-letter topic with the group ops, write the record back
+    to its original topic, read a group's lag; never write a dead-letter topic or a topic nobody dead-letters."""
+    ops = broker.settings(OPS_USER)
+    dlq = dead_letter_topic(ZALO_EVENTS)
+    committed = await _consume_and_commit(ops, OPS_USER, [dlq])
+    assert committed[ops.topic(dlq)] >= 1, "the dead letters read and committed as group ops"
+    producer = _producer(ops)
+    await producer.start()
+    try:
+        await producer.publish_raw(ops.topic(ZALO_EVENTS), b"k", b"replayed", [])
+        for denied in (dlq, REPORTS_LIFECYCLE):
+            with pytest.raises(TopicAuthorizationFailedError):
+                await producer.publish_raw(ops.topic(denied), b"k", b"denied", [])
+    finally:
+        await producer.stop()
+    admin = AIOKafkaAdminClient(**ops.kafka(), request_timeout_ms=5000)
+    await admin.start()
+    try:
+        await admin.list_consumer_group_offsets("intent")  # kafka-consumer-groups.sh --describe
+    finally:
+        await admin.close()
