@@ -88,7 +88,7 @@ class _Rebalance(ConsumerRebalanceListener):
         self._loop = loop
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        # Wait for the batch in flight: it commits its own offsets before the lock is released.
+        # Wait for the batch in flight, then commit what is done of the revoked partitions while they are ours.
         async with self._loop.batch_lock:
             await self._loop.flush_commits(set(revoked))
             for tp in revoked:

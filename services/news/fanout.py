@@ -622,16 +622,14 @@ class CampaignRunner:
             attempt = int(r["attempt"]) + 1
             if r.get("kind") == "article":  # reaches followers, not one citizen: no window, no opt-out
                 command_id = domain.article_command_id(self.campaign_id, r["oa_id"], attempt)
-                if await self.store.requeue(r["_id"], attempt, command_id, now):
-                    await self._produce_retry({**r, "attempt": attempt, "command_id": command_id}, now, message)
-                continue
-            suppressed = await self.store.suppressed([r["recipient"]])
-            reason = domain.send_decision(r["closes_at"], now, suppressed.get(r["recipient"]))
-            if reason:
-                await self.store.mark_skipped(r["_id"], reason, "send", now, from_status="retry")
-                self.deps.metrics.skipped.labels(reason).inc()
-                continue
-            command_id = domain.dm_command_id(self.campaign_id, r["oa_id"], r["user_id"], attempt)
+            else:
+                suppressed = await self.store.suppressed([r["recipient"]])
+                reason = domain.send_decision(r["closes_at"], now, suppressed.get(r["recipient"]))
+                if reason:
+                    await self.store.mark_skipped(r["_id"], reason, "send", now, from_status="retry")
+                    self.deps.metrics.skipped.labels(reason).inc()
+                    continue
+                command_id = domain.dm_command_id(self.campaign_id, r["oa_id"], r["user_id"], attempt)
             if await self.store.requeue(r["_id"], attempt, command_id, now):
                 await self._produce_retry({**r, "attempt": attempt, "command_id": command_id}, now, message)
         later = await self.store.next_retry_at(self.campaign_id)

@@ -150,6 +150,23 @@ class Store:
             return False
         return True
 
+    @staticmethod
+    async def _upsert(collection: Any, key: str, update: Doc, *, returning: bool = False) -> Doc | None:
+        """Apply `update` to the document `key`, inserting it if absent. Two concurrent upserts may both try
+        the insert: the loser's duplicate-key error means the document exists now, so the update is applied
+        to it (without `$setOnInsert`). With `returning`, the document as written."""
+
+        async def write(upd: Doc, upsert: bool) -> Doc | None:
+            if returning:
+                return await collection.find_one_and_update({"_id": key}, upd, upsert=upsert, return_document=AFTER)
+            await collection.update_one({"_id": key}, upd, upsert=upsert)
+            return None
+
+        try:
+            return await write(update, True)
+        except DuplicateKeyError:
+            return await write({op: v for op, v in update.items() if op != "$setOnInsert"}, False)
+
     # --- case codes ----------------------------------------------------------------------------------------
 
     async def claim_code(self, counter_id: str, make_code: Any, case_id: str) -> tuple[str, int]:
@@ -172,10 +189,7 @@ class Store:
         return code, seq
 
     async def _raise_counter(self, counter_id: str, seq: int) -> None:
-        try:
-            await self.counters.update_one({"_id": counter_id}, {"$max": {"seq": seq}}, upsert=True)
-        except DuplicateKeyError:
-            await self.counters.update_one({"_id": counter_id}, {"$max": {"seq": seq}})
+        await self._upsert(self.counters, counter_id, {"$max": {"seq": seq}})
 
     async def case_id_for_code(self, code: str) -> str | None:
         doc = await self.case_codes.find_one({"_id": code})
@@ -269,11 +283,7 @@ class Store:
         update: Doc = {"$max": {"last_inbound_at": ms(at), **(hints or {})}, "$setOnInsert": {"oa_id": oa_id}}
         if app_user is not None:
             update["$set"] = {"app_user": app_user}
-        try:
-            doc = await self.citizens.find_one_and_update({"_id": citizen}, update, upsert=True, return_document=AFTER)
-        except DuplicateKeyError:
-            update.pop("$setOnInsert")
-            doc = await self.citizens.find_one_and_update({"_id": citizen}, update, return_document=AFTER)
+        doc = await self._upsert(self.citizens, citizen, update, returning=True)
         return doc or {"_id": citizen, "oa_id": oa_id}
 
     async def get_citizen(self, citizen: str) -> Doc | None:
@@ -282,13 +292,7 @@ class Store:
     async def link_app_user(self, app_user: str, citizen: str) -> list[str]:
         """Remember that `citizen` (one OA) is the same person as `app_user` (every event re-asserts it);
         returns every citizen linked to that person, in one round trip."""
-        update = {"$addToSet": {"citizens": citizen}}
-        try:
-            doc = await self.app_users.find_one_and_update(
-                {"_id": app_user}, update, upsert=True, return_document=AFTER
-            )
-        except DuplicateKeyError:
-            doc = await self.app_users.find_one_and_update({"_id": app_user}, update, return_document=AFTER)
+        doc = await self._upsert(self.app_users, app_user, {"$addToSet": {"citizens": citizen}}, returning=True)
         return list(doc.get("citizens", [])) if doc else [citizen]
 
     async def add_citizen_item(
@@ -313,10 +317,7 @@ class Store:
             if taken is not None and taken.get("item") == item_id:
                 break
         if raise_hint:
-            try:
-                await self.citizens.update_one({"_id": citizen}, {"$max": {hint_field: n}}, upsert=True)
-            except DuplicateKeyError:
-                await self.citizens.update_one({"_id": citizen}, {"$max": {hint_field: n}})
+            await self._upsert(self.citizens, citizen, {"$max": {hint_field: n}})
         return n
 
     async def citizen_items_of(self, citizen: str, kind: str, start: int = 1) -> list[tuple[int, str]]:
