@@ -140,18 +140,8 @@ SERVICES = [n for n in stack.MODULES if n != "zalosim" and stack.available(n)]
 def own_config(tag: str) -> StackConfig:
     """A run folder and ports of our own; the installed jars and FerretDB binary are shared (linked)."""
     shared = StackConfig.from_env()
-    kafka.install(shared)
     ferretdb.install(shared)
-    cfg = StackConfig(
-        run_dir=shared.run_dir / "chaos" / tag,
-        kafka_port=free_port(),
-        kafka_controller_port=free_port(),
-        ferretdb_port=free_port(),
-        kafka_heap=shared.kafka_heap,
-        kafka_sasl_port=free_port(),
-    )
-    (cfg.run_dir / "kafka").mkdir(parents=True)
-    (cfg.run_dir / "kafka" / "lib").symlink_to(shared.run_dir / "kafka" / "lib")  # devstack.kafka's layout
+    cfg = replace(kafka.private_config(tag, "chaos", shared.kafka_heap), ferretdb_port=free_port())
     cfg.bin.symlink_to(shared.bin)
     return cfg
 

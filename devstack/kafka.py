@@ -236,16 +236,17 @@ def stop(cfg: StackConfig) -> bool:
 # -- a private broker with an authorizer -------------------------------------------------------------
 
 
-def private_config(tag: str) -> StackConfig:
-    """A run folder (.run/private/<tag>) and free ports of its own; the installed jars are shared (linked)."""
+def private_config(tag: str, under: str = "private", heap: str = "384m") -> StackConfig:
+    """A run folder (.run/<under>/<tag>) and free ports of its own (no FerretDB); the installed jars are
+    shared (linked)."""
     shared = StackConfig.from_env()
     install(shared)
     cfg = StackConfig(
-        run_dir=shared.run_dir / "private" / tag,
+        run_dir=shared.run_dir / under / tag,
         kafka_port=procs.free_port(),
         kafka_controller_port=procs.free_port(),
-        ferretdb_port=0,  # no FerretDB
-        kafka_heap="384m",
+        ferretdb_port=0,
+        kafka_heap=heap,
         kafka_sasl_port=procs.free_port(),
     )
     _home(cfg).mkdir(parents=True)
